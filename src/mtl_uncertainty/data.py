@@ -42,10 +42,10 @@ def to_split(pixels: Tensor, digits: Tensor, device: torch.device) -> Split:
 
 
 def load_mnist(
-    root: str | os.PathLike[str], device: torch.device, verify: bool = True
+    root: str | os.PathLike[str], device: torch.device, verify: bool = True, download: bool = True
 ) -> tuple[Split, Split]:
-    """(train, test) on `device`, fetching and checking the files under `root` first."""
-    ensure_mnist(root, verify=verify)
+    """(train, test) on `device`, fetching (if allowed) and checking the files under `root` first."""
+    ensure_mnist(root, verify=verify, download=download)
     train = TorchvisionMNIST(str(root), train=True)
     test = TorchvisionMNIST(str(root), train=False)
     return to_split(train.data, train.targets, device), to_split(test.data, test.targets, device)

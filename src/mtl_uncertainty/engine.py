@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from . import faults
 from .data import Split, epoch_order, steps_per_epoch
 from .seeding import generator
 from .tasks import TASKS, correct_counts, task_losses
@@ -33,9 +34,7 @@ methods without one), and the batch size."""
 COLUMN = {name: i for i, name in enumerate(STEP_FIELDS)}
 
 
-def make_optimizer(
-    model: nn.Module, weighting: Weighting, lr: float, eps: float, weighting_cfg
-) -> torch.optim.Adam:
+def make_optimizer(model: nn.Module, weighting: Weighting, lr: float, eps: float, weighting_cfg) -> torch.optim.Adam:
     """Adam over the network, with its own learning rate and weight decay for any learnable s."""
     groups = [{"params": list(model.parameters())}]
     extra = list(weighting.parameters())
@@ -55,6 +54,8 @@ class Trainer:
     batch_size: int
     reconstruct: bool
     seed: int
+    poison_step: int | None = None  # fault injection: this global step's batch becomes NaN
+    error_step: int | None = None  # fault injection: this global step raises
 
     @property
     def steps_per_epoch(self) -> int:
@@ -88,8 +89,15 @@ class Trainer:
         device = self.train.images.device
         order = epoch_order(len(self.train), generator(self.seed, "data", epoch), device)
         rows = torch.empty(self.steps_per_epoch, len(STEP_FIELDS), device=device)
+        first = (epoch - 1) * self.steps_per_epoch
         for i in range(self.steps_per_epoch):
-            rows[i] = self.step(*self.train.batch(order[i * self.batch_size : (i + 1) * self.batch_size]))
+            faults.hit("step")
+            x, y3, y10 = self.train.batch(order[i * self.batch_size : (i + 1) * self.batch_size])
+            if first + i + 1 == self.poison_step:
+                x = x * float("nan")
+            if first + i + 1 == self.error_step:
+                raise faults.InjectedFault(f"injected failure at step {first + i + 1}")
+            rows[i] = self.step(x, y3, y10)
         return rows.cpu().numpy()
 
     @torch.no_grad()

@@ -18,6 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import write_atomic
+from .errors import InputError
+
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 SIDE = 28
 
@@ -53,7 +56,7 @@ FILES = tuple(MNIST.sha256)
 """The four IDX file names, as torchvision expects them under MNIST/raw/."""
 
 
-class MnistError(RuntimeError):
+class MnistError(InputError):
     """MNIST files are missing, corrupt, or could not be fetched; the message says what to do."""
 
 
@@ -76,15 +79,10 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return struct.pack(f">{1 + array.ndim}I", magic, *array.shape) + array.tobytes()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to a temporary file beside `path`, flush it to disk, then rename it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def idx_count(path: Path) -> int:
+    """The number of items an IDX file's header announces."""
+    with open(path, "rb") as f:
+        return struct.unpack(">I", f.read(8)[4:8])[0]
 
 
 def _corrupt(path: Path, problem: str) -> MnistError:
@@ -113,9 +111,7 @@ def check_idx(path: Path, facts: MnistFacts = MNIST, verify: bool = True) -> Non
         raise _corrupt(path, f"its images are {dims[1]}×{dims[2]}, expected {SIDE}×{SIDE}")
     want_size = header + int(np.prod(dims))
     if len(data) != want_size:
-        raise _corrupt(
-            path, f"it has {len(data)} bytes, expected {want_size} for {dims[0]} items (truncated?)"
-        )
+        raise _corrupt(path, f"it has {len(data)} bytes, expected {want_size} for {dims[0]} items (truncated?)")
     if not verify:
         return
     split = name.split("-")[0]
@@ -162,17 +158,32 @@ def default_sources() -> list[tuple[str, Source]]:
     ]
 
 
+def _place_by_hand(raw: Path) -> str:
+    return (
+        f"To place the files by hand, copy {', '.join(f + '.gz' for f in FILES)} (from any MNIST "
+        f"mirror) into {raw}/, or pass data.root=DIR where DIR/MNIST/raw/ holds them."
+    )
+
+
 def ensure_mnist(
     root: str | os.PathLike[str],
     verify: bool = True,
+    download: bool = True,
     sources: Sequence[tuple[str, Source]] | None = None,
     facts: MnistFacts = MNIST,
 ) -> Path:
     """Make `root/MNIST/raw/` hold the four checked IDX files, fetching them if missing."""
     raw = raw_dir(root)
-    raw.mkdir(parents=True, exist_ok=True)
-    _unpack_local_gz(raw, facts, verify)
-    if not all((raw / name).exists() for name in FILES):
+    if raw.is_dir():
+        _unpack_local_gz(raw, facts, verify)
+    missing = [name for name in FILES if not (raw / name).exists()]
+    if missing and not download:
+        raise MnistError(
+            f"MNIST is not complete in {raw} (missing: {', '.join(missing)}) and fetching it is off "
+            f"(data.download=false). Pass data.download=true to fetch it. {_place_by_hand(raw)}"
+        )
+    if missing:
+        raw.mkdir(parents=True, exist_ok=True)
         errors = []
         for label, fetch in default_sources() if sources is None else sources:
             try:
@@ -182,12 +193,7 @@ def ensure_mnist(
                 errors.append(f"{label}: {e}")
         else:
             tried = " ".join(f"({i}) {err}" for i, err in enumerate(errors, 1))
-            raise MnistError(
-                f"MNIST is not in {raw} and every source failed. Tried: {tried} "
-                f"To place the files by hand, copy {', '.join(f + '.gz' for f in FILES)} "
-                f"(from any MNIST mirror) into {raw}/, or pass data.root=DIR where DIR/MNIST/raw/ "
-                f"holds them."
-            )
+            raise MnistError(f"MNIST is not in {raw} and every source failed. Tried: {tried} {_place_by_hand(raw)}")
     for name in FILES:
         check_idx(raw / name, facts, verify)
     return raw

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .mnist import MNIST, SIDE, FetchError, MnistFacts, idx_bytes, write_atomic
+from .atomic import write_atomic
+from .mnist import MNIST, SIDE, FetchError, MnistFacts, idx_bytes
 
 
 @dataclass(frozen=True)

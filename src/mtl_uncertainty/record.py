@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from .engine import COLUMN, epoch_train_metrics
 from .tasks import TASKS
@@ -48,9 +49,7 @@ class RunRecord:
     def step(self) -> int:
         return self._last_step
 
-    def add_epoch(
-        self, epoch: int, rows: np.ndarray, test: dict[str, Any], seconds: dict[str, float]
-    ) -> bool:
+    def add_epoch(self, epoch: int, rows: np.ndarray, test: dict[str, Any], seconds: dict[str, float]) -> bool:
         """Record one epoch; False (and `divergence` set) if a loss was NaN or infinite."""
         first = self._last_step
         steps = np.arange(first + 1, first + len(rows) + 1)
@@ -63,8 +62,7 @@ class RunRecord:
                 "epoch": epoch,
                 "step": int(steps[i]),
                 "losses": {
-                    n: _text(float(rows[i, COLUMN[n]]))
-                    for n in ("loss_total", *(f"loss_{t}" for t in self.tasks))
+                    n: _text(float(rows[i, COLUMN[n]])) for n in ("loss_total", *(f"loss_{t}" for t in self.tasks))
                 },
                 "s": self._s_before(prev),
             }
@@ -88,6 +86,21 @@ class RunRecord:
             }
         )
         return True
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything recorded so far, in types a weights-only checkpoint can hold."""
+        return {
+            "history": self.history,
+            "rows": [torch.from_numpy(r) for r in self._rows],
+            "steps": [torch.from_numpy(s) for s in self._steps],
+            "last_step": self._last_step,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.history = list(state["history"])
+        self._rows = [r.numpy() for r in state["rows"]]
+        self._steps = [s.numpy() for s in state["steps"]]
+        self._last_step = int(state["last_step"])
 
     def _s_before(self, prev: np.ndarray | None) -> dict[str, float | str] | None:
         if not self.has_log_vars:

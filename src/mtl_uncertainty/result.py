@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
 import subprocess
 from functools import cache
@@ -13,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from .atomic import write_atomic
 
 RESULT_FILE = "result.json"
 SCHEMA_VERSION = 1
@@ -30,14 +31,8 @@ def finite_or_none(value: Any) -> Any:
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON to a temporary file beside `path`, flush it to disk, then rename it into place."""
-    text = json.dumps(finite_or_none(data), indent=1, allow_nan=False)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write `data` as JSON, atomically (NaN and infinity become null)."""
+    write_atomic(path, json.dumps(finite_or_none(data), indent=1, allow_nan=False).encode())
 
 
 def library_versions() -> dict[str, str | None]:

@@ -1,0 +1,262 @@
+"""Reliability: killed sweeps resume to the same numbers, failures and divergence are recorded,
+and bad input is refused with a clear message before anything is written."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mtl_uncertainty.run import run
+from tests.conftest import REPO, TRAIN, compose_cfg, run_cli, tiny_overrides, write_synthetic_mnist
+
+FAULT = "MTL_UNCERTAINTY_FAULT"
+
+
+def sweep_args(root: Path, sweep: Path) -> list[str]:
+    """A 2-run sweep of 2 epochs × 4 steps on synthetic data."""
+    return ["-m", "weighting=learnable,fixed", *tiny_overrides(root), "train.epochs=2", f"hydra.sweep.dir={sweep}"]
+
+
+def results(sweep: Path) -> dict[str, dict]:
+    return {str(p.parent.relative_to(sweep)): json.loads(p.read_text()) for p in sorted(sweep.rglob("result.json"))}
+
+
+def numbers(result: dict) -> dict:
+    """What must not change when a run is interrupted and resumed."""
+    return {
+        "status": result["status"],
+        "final": result["final"],
+        "history": [{k: h[k] for k in ("epoch", "step", "train", "test", "s", "weight")} for h in result["history"]],
+        "trajectory": result["trajectory"],
+    }
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory, synthetic_root: Path) -> dict[str, dict]:
+    """The uninterrupted sweep."""
+    sweep = tmp_path_factory.mktemp("reference") / "sweep"
+    proc = run_cli(*sweep_args(synthetic_root, sweep))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = results(sweep)
+    assert len(found) == 2
+    return found
+
+
+KILL_POINTS = {
+    "during the first epoch of the first run": "step@3",
+    "during a run, after its first checkpoint": "step@6",
+    "during the second run": "step@13",
+    "between runs": "run_start@2",
+    "while writing a checkpoint": "checkpoint_tmp@2",
+    "while writing the first result.json": "result_tmp@1",
+    "while writing the last result.json": "result_tmp@2",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", list(KILL_POINTS.values()), ids=list(KILL_POINTS))
+def test_a_sweep_killed_anywhere_resumes_to_the_uninterrupted_numbers(
+    tmp_path: Path, synthetic_root: Path, reference: dict[str, dict], fault: str
+) -> None:
+    sweep = tmp_path / "sweep"
+    killed = run_cli(*sweep_args(synthetic_root, sweep), env={FAULT: fault})
+    assert killed.returncode == -signal.SIGKILL
+    assert len(results(sweep)) < 2
+    resumed = run_cli(*sweep_args(synthetic_root, sweep))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    found = results(sweep)
+    assert sorted(found) == sorted(reference)
+    for name, result in found.items():
+        assert numbers(result) == numbers(reference[name]), name
+    assert not [p for p in sweep.rglob("*.tmp")], "a half-written file was left behind"
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_from_outside_resumes_and_finished_runs_are_skipped(
+    tmp_path: Path, synthetic_root: Path, reference: dict[str, dict]
+) -> None:
+    sweep = tmp_path / "sweep"
+    args = [*sweep_args(synthetic_root, sweep)]
+    proc = subprocess.Popen(
+        [sys.executable, str(TRAIN), *args], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 300
+    while not results(sweep) and time.time() < deadline:  # kill once the first run has finished
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = results(sweep)
+    assert len(first) >= 1
+    resumed = run_cli(*args)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    found = results(sweep)
+    assert {k: numbers(v) for k, v in found.items()} == {k: numbers(v) for k, v in reference.items()}
+    for name, result in first.items():
+        assert found[name]["finished_at"] == result["finished_at"], "a finished run was run again"
+
+
+@pytest.mark.slow
+def test_a_diverged_run_is_marked_and_the_rest_of_the_sweep_completes(tmp_path: Path, synthetic_root: Path) -> None:
+    sweep = tmp_path / "sweep"
+    args = ["-m", "seed=0,1,2", *tiny_overrides(synthetic_root), "train.epochs=2", f"hydra.sweep.dir={sweep}"]
+    proc = run_cli(*args, env={FAULT: "nan@6:seed=1"})
+    assert proc.returncode == 3
+    assert "1 of 3 runs" in proc.stderr and "diverged" in proc.stderr
+    found = results(sweep)
+    statuses = {name.split("/")[-1]: r["status"] for name, r in found.items()}
+    assert statuses == {"seed=0": "completed", "seed=1": "diverged", "seed=2": "completed"}
+    bad = next(r for n, r in found.items() if n.endswith("seed=1"))
+    assert bad["divergence"]["step"] == 6 and bad["divergence"]["epoch"] == 2
+    assert bad["divergence"]["losses"]["loss_total"] == "nan"
+    assert set(bad["divergence"]["s"]) == {"cls3", "cls10", "recon"}
+    assert all(isinstance(v, float) for v in bad["divergence"]["s"].values())
+    assert bad["final"] is None and len(bad["history"]) == 1
+    again = run_cli(*args)  # a diverged run is over: running the sweep again changes nothing
+    assert again.returncode == 3 and results(sweep) == found
+
+
+@pytest.mark.slow
+def test_failed_runs_are_recorded_and_all_named_at_the_end(tmp_path: Path, synthetic_root: Path) -> None:
+    sweep = tmp_path / "sweep"
+    args = ["-m", "seed=0,1,2", *tiny_overrides(synthetic_root), f"hydra.sweep.dir={sweep}"]
+    proc = run_cli(*args, env={FAULT: "error@2:seed=0,error@3:seed=2"})
+    assert proc.returncode == 1
+    assert "2 run(s) of the sweep" in proc.stderr
+    assert "seed=0: InjectedFault" in proc.stderr and "seed=2: InjectedFault" in proc.stderr
+    found = {name.split("/")[-1]: r for name, r in results(sweep).items()}
+    assert {k: r["status"] for k, r in found.items()} == {"seed=0": "failed", "seed=1": "completed", "seed=2": "failed"}
+    error = found["seed=2"]["error"]
+    assert error["type"] == "InjectedFault" and "step 3" in error["message"]
+    assert any("train_epoch" in line for line in error["traceback"])
+    retry = run_cli(*args)  # without the fault: the failed runs run again, the finished one is skipped
+    assert retry.returncode == 0, retry.stderr[-2000:]
+    assert {r["status"] for r in results(sweep).values()} == {"completed"}
+    assert (
+        results(sweep)[next(n for n in results(sweep) if n.endswith("seed=1"))]["finished_at"]
+        == (found["seed=1"]["finished_at"])
+    )
+
+
+def test_a_changed_config_is_run_again_not_mixed(tmp_path: Path, synthetic_root: Path) -> None:
+    first = run(compose_cfg(*tiny_overrides(synthetic_root)), tmp_path)
+    changed = run(compose_cfg(*tiny_overrides(synthetic_root), "train.lr=0.01"), tmp_path)
+    assert changed["config_hash"] != first["config_hash"]
+    assert changed["final"] != first["final"]
+    stale = list(tmp_path.glob("result.stale-*.json"))
+    assert len(stale) == 1 and json.loads(stale[0].read_text())["config_hash"] == first["config_hash"]
+    assert json.loads((tmp_path / "result.json").read_text())["config_hash"] == changed["config_hash"]
+
+
+def test_a_complete_run_is_not_run_again(tmp_path: Path, synthetic_root: Path) -> None:
+    cfg = compose_cfg(*tiny_overrides(synthetic_root))
+    first = run(cfg, tmp_path)
+    assert run(cfg, tmp_path)["finished_at"] == first["finished_at"]
+
+
+def _corrupt_real_labels(root: Path, shared_mnist: Path) -> list[str]:
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
+        data = bytearray(gzip.decompress((shared_mnist / "MNIST" / "raw" / f"{name}.gz").read_bytes()))
+        if name == "t10k-labels-idx1-ubyte":
+            data[100] = (data[100] + 1) % 10
+        (raw / name).write_bytes(bytes(data))
+    return [f"data.root={root}", "data.download=false"]
+
+
+def _synthetic(root: Path, damage: str) -> list[str]:
+    write_synthetic_mnist(root)
+    path = root / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    data = path.read_bytes()
+    path.write_bytes({"magic": b"\x00\x00\x08\x01" + data[4:], "truncated": data[:-500], "missing": b""}[damage])
+    if damage == "missing":
+        path.unlink()
+    return [f"data.root={root}", "data.verify=false", "data.download=false"]
+
+
+BAD_INPUTS = [
+    # (id, overrides, expected words in the message)
+    ("unknown weighting", ["weighting=bogus"], "Could not find 'weighting/bogus'"),
+    ("unknown sigma_init", ["sigma_init=gaussian"], "Could not find 'sigma_init/gaussian'"),
+    ("unknown key", ["train.momentum=0.9"], "Key 'momentum' not in 'TrainConfig'"),
+    (
+        "unknown key of a weighting",
+        ["weighting.temperature=2"],
+        "Key 'temperature' not in 'UncertaintyWeightingConfig'",
+    ),
+    ("added unknown key", ["+train.momentum=0.9"], "train.momentum is not a setting of this suite"),
+    ("wrong type", ["train.epochs=ten"], "could not be converted to Integer"),
+    ("wrong type of a bool", ["recon=maybe"], "is not a valid bool"),
+    ("zero epochs", ["train.epochs=0"], "train.epochs=0 trains nothing"),
+    ("negative epochs", ["train.epochs=-3"], "train.epochs=-3 trains nothing"),
+    ("zero lr", ["train.lr=0"], "train.lr=0.0 is not a positive number"),
+    ("negative lr", ["train.lr=-0.001"], "train.lr=-0.001 is not a positive number"),
+    ("lr of s", ["weighting.lr=-1"], "weighting.lr=-1.0 is not a positive number"),
+    ("zero batch", ["train.batch_size=0"], "train.batch_size=0 is not between 1"),
+    ("batch above MNIST", ["train.batch_size=60001"], "train.batch_size=60001 is not between 1"),
+    ("uniform low above high", ["sigma_init.low=1.5", "sigma_init.high=0.5"], "low above high"),
+    ("negative fixed weight", ["weighting=fixed", "weighting.weights.recon=-1"], "weights.recon=-1.0 is a negative"),
+    ("negative seed", ["seed=-1"], "seed=-1 is negative"),
+    ("unknown device", ["device=tpu"], "device=tpu is not a device"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("overrides", "message"), [b[1:] for b in BAD_INPUTS], ids=[b[0] for b in BAD_INPUTS])
+@pytest.mark.parametrize("mode", ["run", "sweep"])
+def test_bad_config_is_refused_before_anything_is_written(
+    tmp_path: Path, synthetic_root: Path, overrides: list[str], message: str, mode: str
+) -> None:
+    out = tmp_path / "out"
+    where = ["-m", f"hydra.sweep.dir={out}"] if mode == "sweep" else ["--", f"hydra.run.dir={out}"]
+    proc = run_cli(where[0], *tiny_overrides(synthetic_root), *overrides, where[1])
+    assert proc.returncode == 1
+    assert message in proc.stderr, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert not list(tmp_path.rglob("result.json")) and not list(tmp_path.rglob("checkpoint.pt"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("missing", "missing: train-images-idx3-ubyte"),
+        ("magic", "magic number is 2049, expected 2051"),
+        ("truncated", "(truncated?)"),
+        ("checksum", "t10k-labels-idx1-ubyte is not usable: its sha256 is"),
+        ("batch above the data", "train.batch_size=1000 is larger than the 512 training images"),
+        ("unwritable output", "Cannot write results to"),
+    ],
+)
+def test_bad_data_or_output_folder_is_refused_before_anything_is_written(
+    tmp_path: Path, synthetic_root: Path, shared_mnist: Path, case: str, message: str
+) -> None:
+    if case == "checksum":
+        data = _corrupt_real_labels(tmp_path / "data", shared_mnist)
+    elif case in ("missing", "magic", "truncated"):
+        data = _synthetic(tmp_path / "data", case)
+    else:
+        data = [f"data.root={synthetic_root}", "data.verify=false", "data.download=false"]
+    (tmp_path / "file").write_text("")
+    out = tmp_path / ("file/out" if case == "unwritable output" else "out")
+    extra = ["train.batch_size=1000"] if case == "batch above the data" else []
+    for flag, where in (("-m", f"hydra.sweep.dir={out}"), ("--", f"hydra.run.dir={out}")):
+        proc = run_cli(flag, *data, *extra, "device=cpu", where)
+        assert proc.returncode == 1
+        assert message in proc.stderr, proc.stderr[-2000:]
+        assert "Traceback" not in proc.stderr
+        assert not list(tmp_path.rglob("result.json"))
+    assert os.path.exists(tmp_path / "file")

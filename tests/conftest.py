@@ -12,7 +12,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-import mtl_uncertainty  # noqa: F401  (registers the config schemas)
+import mtl_uncertainty.config  # noqa: F401  (registers the config schemas)
 from mtl_uncertainty.mnist import idx_bytes
 
 REPO = Path(__file__).resolve().parents[1]

@@ -242,3 +242,7 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver(
             "job_dirname", lambda overrides, exclude: job_dirname(list(overrides), list(exclude))
         )
+
+
+register_configs()
+register_resolvers()

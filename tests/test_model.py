@@ -21,7 +21,7 @@ def test_shapes_through_encoder_heads_and_decoder() -> None:
     for layer in model.encoder:
         h = layer(h)
         sizes.append(tuple(h.shape[1:]))
-    assert sizes[4] == (16, 14, 14) and sizes[9] == (8, 7, 7) and sizes[11] == (8, 4, 4)
+    assert sizes[4] == (16, 14, 14) and sizes[9] == (8, 7, 7) and sizes[10] == (8, 4, 4)
     assert sizes[-1] == (8, 2, 2)
     dec = [tuple(h.shape[1:])]
     for layer in model.decoder:
@@ -84,3 +84,26 @@ def test_torch_init_differs_from_keras_init() -> None:
 def test_three_class_labels_map_two_and_six_and_everything_else() -> None:
     digits = torch.arange(10)
     assert three_class_labels(digits).tolist() == [2, 2, 0, 2, 2, 2, 1, 2, 2, 2]
+
+
+def test_pooling_before_relu_is_the_sources_relu_then_pool_exactly() -> None:
+    """The encoder pools before its ReLUs; values and gradients equal the source's order bit for bit."""
+    model = build_model("keras", 0)
+    source_order = []
+    layers = list(model.encoder)
+    i = 0
+    while i < len(layers):
+        if isinstance(layers[i], nn.MaxPool2d) and isinstance(layers[i + 1], nn.ReLU):
+            source_order += [layers[i + 1], layers[i]]
+            i += 2
+        else:
+            source_order.append(layers[i])
+            i += 1
+    source = nn.Sequential(*source_order)
+    x = torch.randn(8, 1, 28, 28)
+    ours, theirs = model.encoder(x), source(x)
+    assert torch.equal(ours, theirs)
+    g = torch.randn_like(ours)
+    grads_ours = torch.autograd.grad(ours, list(model.encoder.parameters()), g)
+    grads_theirs = torch.autograd.grad(theirs, list(source.parameters()), g)
+    assert all(torch.equal(a, b) for a, b in zip(grads_ours, grads_theirs))

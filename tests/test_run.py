@@ -57,7 +57,7 @@ def test_the_two_by_two_grid_writes_four_valid_results(tmp_path: Path, synthetic
             assert 0.2 <= traj["initial"]["s"]["cls3"] <= 1.0
         else:
             assert traj["s"] is None and all(w == 1.0 for w in traj["weight"]["cls3"])
-        assert set(r["timings"]) == {"startup_s", "train_s", "eval_s", "total_s"}
+        assert set(r["timings"]) == {"startup_s", "train_s", "eval_s", "total_s", "stack_size"}
 
 
 def test_same_seed_twice_gives_identical_results_on_cpu(tmp_path: Path, synthetic_root: Path) -> None:

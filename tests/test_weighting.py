@@ -23,7 +23,7 @@ def test_seed_form_value_and_gradients_match_the_formula() -> None:
     s = torch.tensor([0.3, -0.7, 1.1])
     losses = torch.tensor([0.9, 2.2, 0.05], requires_grad=True)
     w = UncertaintyWeighting(ALL_ON, s, "seed")
-    total = w(losses)
+    total = w(losses).total
     total.backward()
     expected = sum(0.5 * math.exp(-si) * li + 0.5 * si for si, li in zip(s.tolist(), losses.tolist()))
     assert total.item() == pytest.approx(expected, rel=1e-6)
@@ -37,7 +37,7 @@ def test_seed_form_value_and_gradients_match_the_formula() -> None:
 def test_kendall_form_scales_classification_by_one_and_regression_by_half() -> None:
     s = torch.tensor([0.2, 0.4, 0.6])
     losses = torch.tensor([1.0, 2.0, 3.0])
-    total = UncertaintyWeighting(ALL_ON, s, "kendall")(losses).item()
+    total = UncertaintyWeighting(ALL_ON, s, "kendall")(losses).total.item()
     e = [math.exp(-v) for v in s.tolist()]
     expected = 1.0 * e[0] * 1.0 + 1.0 * e[1] * 2.0 + 0.5 * e[2] * 3.0 + 0.5 * sum(s.tolist())
     assert total == pytest.approx(expected, rel=1e-6)
@@ -51,7 +51,7 @@ def test_learnable_s_converges_to_its_closed_form_optimum(form: str, scale: tupl
     opt = torch.optim.Adam(w.parameters(), lr=0.05)
     for _ in range(3000):
         opt.zero_grad()
-        w(losses).backward()
+        w(losses).total.backward()
         opt.step()
     expected = [math.log(2 * c * li) for c, li in zip(scale, losses.tolist())]
     assert w.s.detach().tolist() == pytest.approx(expected, abs=1e-3)
@@ -61,7 +61,7 @@ def test_inactive_task_adds_nothing_and_gets_no_gradient() -> None:
     s = torch.tensor([0.1, 0.2, 0.3])
     on = UncertaintyWeighting((True, True, False), s, "seed")
     losses = torch.tensor([1.0, 2.0, 123.0])
-    total = on(losses)
+    total = on(losses).total
     total.backward()
     two_task = sum(0.5 * math.exp(-si) * li + 0.5 * si for si, li in zip([0.1, 0.2], [1.0, 2.0]))
     assert total.item() == pytest.approx(two_task, rel=1e-6)
@@ -71,10 +71,10 @@ def test_inactive_task_adds_nothing_and_gets_no_gradient() -> None:
 
 def test_fixed_weighting_is_the_weighted_sum_and_has_nothing_to_learn() -> None:
     w = FixedWeighting((True, True, True), [1.0, 2.0, 0.5])
-    assert w(torch.tensor([1.0, 2.0, 4.0])).item() == pytest.approx(1.0 + 4.0 + 2.0)
+    assert w(torch.tensor([1.0, 2.0, 4.0])).total.item() == pytest.approx(1.0 + 4.0 + 2.0)
     assert list(w.parameters()) == []
     assert w.log_vars() is None
-    assert FixedWeighting((True, True, False), [1, 1, 1])(torch.tensor([1.0, 2.0, 4.0])).item() == 3.0
+    assert FixedWeighting((True, True, False), [1, 1, 1])(torch.tensor([1.0, 2.0, 4.0])).total.item() == 3.0
 
 
 def test_weightings_are_built_from_their_config_by_name() -> None:

@@ -75,6 +75,14 @@ class RecordConfig:
 
 
 @dataclass
+class SpeedConfig:
+    """How fast, not what: these change results by float rounding at most."""
+
+    channels_last: bool | None = None  # NHWC memory layout; null: on for CPU (faster there), off for CUDA
+    cuda_graph: bool = True  # replay each training step as a CUDA graph (CUDA only)
+
+
+@dataclass
 class Config:
     """One run of the experiment."""
 
@@ -87,6 +95,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
+    speed: SpeedConfig = field(default_factory=SpeedConfig)
 
 
 def register_configs() -> None:

@@ -55,20 +55,23 @@ class MultiTaskNet(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
+        # The source applies ReLU, then max-pooling. Pooling first computes the same function (ReLU
+        # is monotone, so both orders pick the same maximum and pass gradient to the same pixel)
+        # with a quarter of the ReLU work.
         self.encoder = nn.Sequential(
             Conv2dSame(1, 16, 3),
             nn.ReLU(),
             Conv2dSame(16, 16, 3),
-            nn.ReLU(),
             nn.MaxPool2d(2, 2),
+            nn.ReLU(),
             Conv2dSame(16, 16, 2),
             nn.ReLU(),
             Conv2dSame(16, 8, 2),
-            nn.ReLU(),
             nn.MaxPool2d(2, 2),
+            nn.ReLU(),
             Conv2dSame(8, 8, 2, stride=2),
-            nn.ReLU(),
             nn.MaxPool2d(2, 2),
+            nn.ReLU(),
         )
         self.head3 = classifier(3)
         self.head10 = classifier(10)

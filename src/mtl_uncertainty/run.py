@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from omegaconf import DictConfig
 
@@ -88,20 +89,26 @@ def _now() -> str:
 
 @dataclass
 class Session:
-    """The objects of one run that training changes, and how to checkpoint them."""
+    """One run in progress: its config, folder, trainer and record, and how to checkpoint them."""
 
+    cfg: DictConfig
+    out_dir: Path
+    digest: str
     trainer: Trainer
     record: RunRecord
     started_at: str
+    t_start: float
+    startup_s: float = 0.0
     train_s: float = 0.0
     eval_s: float = 0.0
     epoch: int = 0
     resumed_at: tuple[int, ...] = ()
+    label: str = ""  # prefixes log lines where several runs share one log
 
-    def state_dict(self, digest: str) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         t = self.trainer
         return {
-            "config_hash": digest,
+            "config_hash": self.digest,
             "epoch": self.epoch,
             "model": t.model.state_dict(),
             "weighting": t.weighting.state_dict(),
@@ -125,15 +132,134 @@ class Session:
         self.started_at = state["started_at"]
         self.resumed_at = (*state["resumed_at"], self.epoch)
 
+    def end_epoch(self, epoch: int, rows: np.ndarray, test: dict[str, Any], train_s: float, eval_s: float) -> bool:
+        """Record an epoch, checkpoint it and log it; False if a loss stopped being finite."""
+        self.train_s += train_s
+        self.eval_s += eval_s
+        if not self.record.add_epoch(epoch, rows, test, {"train": train_s, "eval": eval_s}):
+            d = self.record.divergence
+            log.warning("%sdiverged at step %d: %s", self.label, d["step"], d["losses"])
+            return False
+        self.epoch = epoch
+        save_checkpoint(self.out_dir / CHECKPOINT_FILE, self.state_dict())
+        log.info(
+            "%sepoch %d/%d  loss %.4f  test acc %.4f / %.4f  (%.1f s)",
+            self.label,
+            epoch,
+            self.cfg.train.epochs,
+            self.record.history[-1]["train"]["loss_total"],
+            test["acc_cls3"],
+            test["acc_cls10"],
+            train_s,
+        )
+        return True
 
-def build_session(cfg: DictConfig, train: Split, device: torch.device) -> Session:
-    """Network, weighting, optimiser and record of a fresh run, all seeded from `cfg.seed`."""
+    def final_train(self) -> dict[str, Any] | None:
+        """Training-set metrics in eval mode after training (None if the run diverged)."""
+        if self.record.divergence is not None:
+            return None
+        t0 = time.perf_counter()
+        metrics = self.trainer.evaluate(self.trainer.train, self.cfg.train.eval_batch_size)
+        self.eval_s += time.perf_counter() - t0
+        return metrics
+
+    def result(self, final_train: dict[str, Any] | None) -> dict[str, Any]:
+        """The content of result.json once training has ended (`final_train`: None if diverged)."""
+        record = self.record
+        final = None if final_train is None else {"test": record.history[-1]["test"], "train": final_train}
+        return {
+            **self._identity(),
+            "status": "completed" if record.divergence is None else "diverged",
+            "started_at": self.started_at,
+            "finished_at": _now(),
+            "resumed_at_epochs": list(self.resumed_at),
+            "final": final,
+            "divergence": record.divergence,
+            "history": record.history,
+            "trajectory": record.trajectory(),
+            "timings": {
+                "startup_s": self.startup_s,
+                "train_s": self.train_s,
+                "eval_s": self.eval_s,
+                "total_s": time.perf_counter() - self.t_start,
+                "stack_size": 1,  # runs trained together with this one (see stacked.py)
+            },
+        }
+
+    def write_failure(self, error: BaseException) -> None:
+        """Record an exception in the job folder before it propagates."""
+        failure = {
+            **self._identity(),
+            "status": "failed",
+            "started_at": self.started_at,
+            "finished_at": _now(),
+            "error": {
+                "type": type(error).__name__,
+                "message": str(error),
+                "traceback": traceback.format_exception(error),
+            },
+            "history": self.record.history,
+        }
+        write_json_atomic(self.out_dir / RESULT_FILE, failure)
+
+    def _identity(self) -> dict[str, Any]:
+        """What was run, where, and with what software."""
+        return {
+            "schema": SCHEMA_VERSION,
+            "config": to_plain(self.cfg),
+            "config_hash": self.digest,
+            "seed": self.cfg.seed,
+            **device_info(self.trainer.train.images.device),
+            "versions": library_versions(),
+            "git": git_commit(),
+        }
+
+
+def prepare(cfg: DictConfig, out_dir: str | Path) -> tuple[Path, str, dict[str, Any] | None]:
+    """Check the config and the folder; (folder, config hash, the result if the run is already over)."""
+    validate(cfg)
+    out_dir = prepare_output_dir(out_dir)
+    for leftover in out_dir.glob(".*.tmp"):  # half-written files of a process that was killed
+        leftover.unlink()
+    digest = config_hash(cfg)
+    done = finished_result(out_dir, digest)
+    if done is not None:
+        log.info("%s: already %s, nothing to do", out_dir, done["status"])
+    return out_dir, digest, done
+
+
+def load_data(cfg: DictConfig, device: torch.device) -> tuple[Split, Split]:
+    """The training and test splits on `device`; the batch must fit in the training set."""
+    train, test = load_mnist(cfg.data.root, device, verify=cfg.data.verify, download=cfg.data.download)
+    if cfg.train.batch_size > len(train):
+        raise ConfigError(
+            f"train.batch_size={cfg.train.batch_size} is larger than the {len(train)} training images "
+            f"under {cfg.data.root}; use a batch size of at most {len(train)}."
+        )
+    return train, test
+
+
+def uses_cuda_graphs(cfg: DictConfig, device: torch.device) -> bool:
+    return device.type == "cuda" and cfg.speed.cuda_graph
+
+
+def memory_format(cfg: DictConfig, device: torch.device) -> torch.memory_format:
+    channels_last = cfg.speed.channels_last if cfg.speed.channels_last is not None else device.type == "cpu"
+    return torch.channels_last if channels_last else torch.contiguous_format
+
+
+def open_session(
+    cfg: DictConfig, out_dir: Path, digest: str, train: Split, device: torch.device, t_start: float
+) -> Session:
+    """Network, weighting, optimiser and record, seeded from `cfg.seed`, resumed from any checkpoint."""
     active = active_tasks(cfg.recon)
-    model = build_model(cfg.model.init, stream_seed(cfg.seed, "model")).to(device)
+    layout = memory_format(cfg, device)
+    model = build_model(cfg.model.init, stream_seed(cfg.seed, "model")).to(device, memory_format=layout)
     s0 = initial_log_vars(cfg.sigma_init, generator(cfg.seed, "sigma"))
     weighting = build_weighting(cfg.weighting, active, s0).to(device)
-    optimizer = make_optimizer(model, weighting, cfg.train.lr, cfg.train.adam_eps, cfg.weighting)
-    trainer = Trainer(model, weighting, optimizer, train, cfg.train.batch_size, cfg.recon, cfg.seed)
+    capturable = uses_cuda_graphs(cfg, device)
+    optimizer = make_optimizer(model, weighting, cfg.train.lr, cfg.train.adam_eps, cfg.weighting, capturable)
+    trainer = Trainer(model, weighting, optimizer, train, cfg.train.batch_size, cfg.recon, cfg.seed, layout)
     trainer.poison_step, trainer.error_step = faults.step_fault("nan", cfg.seed), faults.step_fault("error", cfg.seed)
     log_vars = weighting.log_vars()
     record = RunRecord(
@@ -143,134 +269,42 @@ def build_session(cfg: DictConfig, train: Split, device: torch.device) -> Sessio
         initial_s=log_vars.tolist() if log_vars is not None else None,
         initial_weights=weighting.weights().tolist(),
     )
-    return Session(trainer, record, started_at=_now())
+    session = Session(cfg, out_dir, digest, trainer, record, started_at=_now(), t_start=t_start)
+    if (state := load_checkpoint(out_dir / CHECKPOINT_FILE, digest)) is not None:
+        session.load_state_dict(state)
+        log.info("%s: resuming after epoch %d", out_dir, session.epoch)
+    return session
 
 
 def run(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
     """Train one network as `cfg` says, write `out_dir/result.json`, and return its content."""
     t_start = time.perf_counter()
     faults.hit("run_start")
-    validate(cfg)
-    out_dir = prepare_output_dir(out_dir)
-    for leftover in out_dir.glob(".*.tmp"):  # half-written files of a process that was killed
-        leftover.unlink()
-    digest = config_hash(cfg)
-    if (done := finished_result(out_dir, digest)) is not None:
-        log.info("%s: already %s, nothing to do", out_dir, done["status"])
+    out_dir, digest, done = prepare(cfg, out_dir)
+    if done is not None:
         return done
-
     device = resolve_device(cfg.device)
-    train, test = load_mnist(cfg.data.root, device, verify=cfg.data.verify, download=cfg.data.download)
-    if cfg.train.batch_size > len(train):
-        raise ConfigError(
-            f"train.batch_size={cfg.train.batch_size} is larger than the {len(train)} training images "
-            f"under {cfg.data.root}; use a batch size of at most {len(train)}."
-        )
-    session = build_session(cfg, train, device)
-    if (state := load_checkpoint(out_dir / CHECKPOINT_FILE, digest)) is not None:
-        session.load_state_dict(state)
-        log.info("%s: resuming after epoch %d", out_dir, session.epoch)
-    startup_s = time.perf_counter() - t_start
+    train, test = load_data(cfg, device)
+    return train_session(open_session(cfg, out_dir, digest, train, device, t_start), test)
 
+
+def train_session(session: Session, test: Split) -> dict[str, Any]:
+    """Train an opened session to its end; write and return its result.json content."""
+    cfg, trainer = session.cfg, session.trainer
     try:
-        result = _train(cfg, session, test, out_dir, digest, startup_s, t_start, device)
+        if uses_cuda_graphs(cfg, trainer.train.images.device):
+            trainer.use_cuda_graphs()
+        session.startup_s = time.perf_counter() - session.t_start
+        for epoch in range(session.epoch + 1, cfg.train.epochs + 1):
+            t0 = time.perf_counter()
+            rows = trainer.train_epoch(epoch)
+            t1 = time.perf_counter()
+            test_metrics = trainer.evaluate(test, cfg.train.eval_batch_size)
+            if not session.end_epoch(epoch, rows, test_metrics, t1 - t0, time.perf_counter() - t1):
+                break
+        result = session.result(session.final_train())
     except Exception as e:
-        _write_failure(cfg, session, out_dir, digest, e)
+        session.write_failure(e)
         raise
-    write_json_atomic(out_dir / RESULT_FILE, result)
+    write_json_atomic(session.out_dir / RESULT_FILE, result)
     return result
-
-
-def _train(
-    cfg: DictConfig,
-    session: Session,
-    test: Split,
-    out_dir: Path,
-    digest: str,
-    startup_s: float,
-    t_start: float,
-    device: torch.device,
-) -> dict[str, Any]:
-    """The epochs left to run, then the final evaluation; the content of result.json."""
-    trainer, record = session.trainer, session.record
-    for epoch in range(session.epoch + 1, cfg.train.epochs + 1):
-        t0 = time.perf_counter()
-        rows = trainer.train_epoch(epoch)
-        t1 = time.perf_counter()
-        test_metrics = trainer.evaluate(test, cfg.train.eval_batch_size)
-        t2 = time.perf_counter()
-        session.train_s += t1 - t0
-        session.eval_s += t2 - t1
-        if not record.add_epoch(epoch, rows, test_metrics, {"train": t1 - t0, "eval": t2 - t1}):
-            log.warning("diverged at step %d: %s", record.divergence["step"], record.divergence["losses"])
-            break
-        session.epoch = epoch
-        save_checkpoint(out_dir / CHECKPOINT_FILE, session.state_dict(digest))
-        last = record.history[-1]
-        log.info(
-            "epoch %d/%d  loss %.4f  test acc %.4f / %.4f  (%.1f s)",
-            epoch,
-            cfg.train.epochs,
-            last["train"]["loss_total"],
-            test_metrics["acc_cls3"],
-            test_metrics["acc_cls10"],
-            t1 - t0,
-        )
-
-    final = None
-    if record.divergence is None:
-        t0 = time.perf_counter()
-        final = {
-            "test": record.history[-1]["test"],
-            "train": trainer.evaluate(trainer.train, cfg.train.eval_batch_size),
-        }
-        session.eval_s += time.perf_counter() - t0
-    return {
-        **_identity(cfg, digest, device),
-        "status": "completed" if record.divergence is None else "diverged",
-        "started_at": session.started_at,
-        "finished_at": _now(),
-        "resumed_at_epochs": list(session.resumed_at),
-        "final": final,
-        "divergence": record.divergence,
-        "history": record.history,
-        "trajectory": record.trajectory(),
-        "timings": {
-            "startup_s": startup_s,
-            "train_s": session.train_s,
-            "eval_s": session.eval_s,
-            "total_s": time.perf_counter() - t_start,
-        },
-    }
-
-
-def _identity(cfg: DictConfig, digest: str, device: torch.device) -> dict[str, Any]:
-    """What was run, where, and with what software."""
-    return {
-        "schema": SCHEMA_VERSION,
-        "config": to_plain(cfg),
-        "config_hash": digest,
-        "seed": cfg.seed,
-        **device_info(device),
-        "versions": library_versions(),
-        "git": git_commit(),
-    }
-
-
-def _write_failure(cfg: DictConfig, session: Session, out_dir: Path, digest: str, error: BaseException) -> None:
-    """Record an exception in the job folder before it propagates."""
-    write_json_atomic(
-        out_dir / RESULT_FILE,
-        {
-            **_identity(cfg, digest, session.trainer.train.images.device),
-            "status": "failed",
-            "started_at": session.started_at,
-            "finished_at": _now(),
-            "error": {
-                "type": type(error).__name__,
-                "message": str(error),
-                "traceback": traceback.format_exception(error),
-            },
-            "history": session.record.history,
-        },
-    )

@@ -1,8 +1,9 @@
 """Task weighting methods: each turns the per-task losses of a step into one scalar to minimise.
 
 One method = one class here (with its config schema) + one YAML file in `conf/weighting/`.
-The training loop only calls `forward`, `log_vars` and `weights`, so it never knows which
-method it runs. Every method sees all of `TASKS`; tasks that are off (`active` False) add
+The training loop only calls `forward`, which returns the objective with the s and effective
+weight of every task, so it never knows which method it runs (and a stack of runs can call it
+through `torch.func`). Every method sees all of `TASKS`; tasks that are off (`active` False) add
 nothing to the objective.
 """
 
@@ -11,13 +12,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from omegaconf import SI
 from torch import Tensor, nn
 
 from .tasks import CLASSIFICATION, TASKS
+
+
+class Objective(NamedTuple):
+    """What a weighting makes of one step's per-task losses."""
+
+    total: Tensor  # the scalar to minimise
+    log_vars: Tensor  # s = log σ² per task (NaN for methods without one)
+    weights: Tensor  # the effective weight on each task's loss (0 for inactive tasks)
 
 
 class Weighting(nn.Module):
@@ -29,8 +38,8 @@ class Weighting(nn.Module):
         super().__init__()
         self.register_buffer("active", torch.tensor(list(active), dtype=torch.bool))
 
-    def forward(self, losses: Tensor) -> Tensor:
-        """The scalar objective from the per-task losses (shape (len(TASKS),))."""
+    def forward(self, losses: Tensor) -> Objective:
+        """The objective from the per-task losses (shape (len(TASKS),))."""
         raise NotImplementedError
 
     def log_vars(self) -> Tensor | None:
@@ -40,6 +49,9 @@ class Weighting(nn.Module):
     def weights(self) -> Tensor:
         """Effective weight on each task's loss (0 for inactive tasks)."""
         raise NotImplementedError
+
+    def _masked(self, values: Tensor) -> Tensor:
+        return torch.where(self.active, values, torch.zeros_like(values))
 
 
 class LossForm(str, Enum):
@@ -80,16 +92,15 @@ class UncertaintyWeighting(Weighting):
     def from_config(cls, cfg: Any, active: Sequence[bool], log_vars: Tensor) -> UncertaintyWeighting:
         return cls(active, log_vars, cfg.form)
 
-    def forward(self, losses: Tensor) -> Tensor:
+    def forward(self, losses: Tensor) -> Objective:
         terms = self.scale * torch.exp(-self.s) * losses + 0.5 * self.s
-        return torch.where(self.active, terms, torch.zeros_like(terms)).sum()
+        return Objective(self._masked(terms).sum(), self.s.detach(), self.weights())
 
     def log_vars(self) -> Tensor:
         return self.s
 
     def weights(self) -> Tensor:
-        w = self.scale * torch.exp(-self.s.detach())
-        return torch.where(self.active, w, torch.zeros_like(w))
+        return self._masked(self.scale * torch.exp(-self.s.detach()))
 
 
 @dataclass
@@ -123,12 +134,12 @@ class FixedWeighting(Weighting):
     def from_config(cls, cfg: Any, active: Sequence[bool], log_vars: Tensor) -> FixedWeighting:
         return cls(active, [float(cfg.weights[t]) for t in TASKS])
 
-    def forward(self, losses: Tensor) -> Tensor:
-        terms = self.lambdas * losses
-        return torch.where(self.active, terms, torch.zeros_like(terms)).sum()
+    def forward(self, losses: Tensor) -> Objective:
+        no_s = torch.full_like(self.lambdas, float("nan"))
+        return Objective(self._masked(self.lambdas * losses).sum(), no_s, self.weights())
 
     def weights(self) -> Tensor:
-        return torch.where(self.active, self.lambdas, torch.zeros_like(self.lambdas))
+        return self._masked(self.lambdas)
 
 
 WEIGHTINGS: dict[str, type[Weighting]] = {

@@ -1,19 +1,31 @@
 """The suite's Hydra launcher (`hydra/launcher=suite`, the default).
 
-Checks every job of a sweep before any runs (config values, data, output folder), runs the
-jobs, then names every run that failed or diverged.
+Checks every job of a sweep before any runs (config values, data, output folder), then runs the
+jobs: one after another (the reference path, and the fast one on a CPU), or, with a GPU, the
+jobs that can share one stacked network together (`stack: auto`; see mtl_uncertainty.stacked).
+Either way each job gets its own folder, `.hydra/` record and result.json. At the end it names
+every run that failed or diverged.
 """
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
-from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, run_job, setup_globals
+from hydra.core.utils import (
+    JobReturn,
+    JobStatus,
+    _save_config,
+    configure_log,
+    filter_overrides,
+    run_job,
+    setup_globals,
+)
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 log = logging.getLogger(__name__)
 
@@ -21,13 +33,18 @@ log = logging.getLogger(__name__)
 @dataclass
 class SuiteLauncherConf:
     _target_: str = "hydra_plugins.mtl_uncertainty_launcher.suite_launcher.SuiteLauncher"
+    stack: str = "auto"  # auto: stack runs when they train on a GPU; on: always; off: one run after another
+    max_stack: int = 64  # at most this many runs in one stack
 
 
 ConfigStore.instance().store(group="hydra/launcher", name="suite", node=SuiteLauncherConf, provider="mtl_uncertainty")
 
 
 class SuiteLauncher(Launcher):
-    def __init__(self) -> None:
+    def __init__(self, stack: str = "auto", max_stack: int = 64) -> None:
+        if stack not in ("auto", "on", "off"):
+            raise ValueError(f"hydra.launcher.stack={stack} is not auto, on or off")
+        self.stack, self.max_stack = stack, max_stack
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
         self.task_function: TaskFunction | None = None
@@ -37,6 +54,7 @@ class SuiteLauncher(Launcher):
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from mtl_uncertainty.preflight import check_jobs, task_config
+        from mtl_uncertainty.run import resolve_device
         from mtl_uncertainty.sweep import summarize
 
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
@@ -50,8 +68,19 @@ class SuiteLauncher(Launcher):
                 cfg.hydra.job.id = cfg.hydra.job.num = idx
             configs.append(cfg)
         labels = [" ".join(filter_overrides(o)) for o in job_overrides]
-        check_jobs([task_config(c) for c in configs], labels, sweep_dir)
+        tasks = [task_config(c) for c in configs]
+        check_jobs(tasks, labels, sweep_dir)
 
+        on_gpu = any(resolve_device(t.device).type == "cuda" for t in tasks)
+        if self.stack == "on" or (self.stack == "auto" and on_gpu):
+            runs = self._launch_stacked(configs, tasks)
+        else:
+            runs = self._launch_one_by_one(configs, labels)
+        failed = [r for r in runs if r.status is JobStatus.FAILED]
+        summarize(sweep_dir, failed=[(r.hydra_cfg.hydra.runtime.output_dir, r._return_value) for r in failed])
+        return runs
+
+    def _launch_one_by_one(self, configs: list[DictConfig], labels: list[str]) -> list[JobReturn]:
         log.info(f"Launching {len(configs)} jobs locally")
         runs = []
         for cfg, label in zip(configs, labels):
@@ -66,6 +95,37 @@ class SuiteLauncher(Launcher):
                 )
             )
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        failed = [r for r in runs if r.status is JobStatus.FAILED]
-        summarize(sweep_dir, failed=[(r.hydra_cfg.hydra.runtime.output_dir, r._return_value) for r in failed])
+        return runs
+
+    def _launch_stacked(self, configs: list[DictConfig], tasks: list[DictConfig]) -> list[JobReturn]:
+        """Train the jobs together where they stack; record each job as Hydra's run_job would."""
+        from mtl_uncertainty.stacked import run_sweep
+
+        log.info(f"Launching {len(configs)} jobs, stacking those that share a shape (at most {self.max_stack})")
+        out_dirs, names = [], []
+        for cfg, task in zip(configs, tasks):
+            names.append(str(OmegaConf.select(cfg, "hydra.sweep.subdir")))
+            out_dir = Path(str(cfg.hydra.sweep.dir)) / names[-1]
+            with open_dict(cfg):
+                cfg.hydra.runtime.output_dir = str(out_dir.resolve())
+            with open_dict(task):
+                task.data.root = str(Path(task.data.root).resolve())
+            if cfg.hydra.output_subdir is not None:
+                _save_config(task, "config.yaml", out_dir / str(cfg.hydra.output_subdir))
+                _save_config(cfg, "hydra.yaml", out_dir / str(cfg.hydra.output_subdir))
+                _save_config(cfg.hydra.overrides.task, "overrides.yaml", out_dir / str(cfg.hydra.output_subdir))
+            out_dirs.append(out_dir)
+        outcomes = run_sweep(tasks, out_dirs, self.max_stack, names)
+        runs = []
+        for cfg, task, outcome in zip(configs, tasks, outcomes):
+            ret = JobReturn(
+                overrides=list(cfg.hydra.overrides.task),
+                cfg=task,
+                hydra_cfg=cfg,
+                working_dir=os.getcwd(),
+                task_name=str(cfg.hydra.job.name),
+            )
+            ret.status = JobStatus.FAILED if isinstance(outcome, BaseException) else JobStatus.COMPLETED
+            ret.return_value = outcome
+            runs.append(ret)
         return runs

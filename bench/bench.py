@@ -1,0 +1,156 @@
+"""Speed of the suite against a naive port of the source, side by side in one process.
+
+    python bench/bench.py --data ../shared/data                 # CPU, or the GPU when there is one
+    python bench/bench.py --data ../shared/data --rounds 5
+    python bench/bench.py --data ../shared/data --sweep         # GPU: also the 40-run sweep, one 10-epoch run
+
+Each round trains one epoch (235 steps of 256 images) with the naive port (bench/naive_port.py:
+DataLoader, `.item()` every step) and one with the suite's trainer, alternating so both see the
+same machine load; it prints ms per step, images per second and the ratio (median over rounds).
+On a GPU it also checks that the fast paths (CUDA graphs, stacked runs) reach the metrics of the
+plain sequential path, and with --sweep times the researcher's real job end to end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "bench")]
+
+import torch  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
+from torchvision.datasets import MNIST  # noqa: E402
+
+import naive_port  # noqa: E402
+from mtl_uncertainty.config import config_hash  # noqa: E402
+from mtl_uncertainty.run import load_data, open_session, resolve_device, uses_cuda_graphs  # noqa: E402
+from mtl_uncertainty.stacked import StackedTrainer  # noqa: E402
+
+SWEEP = ["weighting=learnable,fixed", "recon=true,false", "seed=range(10)"]
+
+
+def config(*overrides: str):
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def machine(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
+    cpu = platform.processor() or platform.machine()
+    info = Path("/proc/cpuinfo")
+    lines = info.read_text().splitlines() if info.exists() else []
+    names = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")]
+    return f"{names[0] if names else cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def suite_session(data: str, device: torch.device, *overrides: str):
+    cfg = config(f"data.root={data}", f"device={device}", *overrides)
+    train, test = load_data(cfg, device)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-"))
+    session = open_session(cfg, tmp, config_hash(cfg), train, device, time.perf_counter())
+    if uses_cuda_graphs(cfg, device):
+        session.trainer.use_cuda_graphs()
+    return session, test
+
+
+def time_epochs(data: str, device: torch.device, rounds: int) -> dict:
+    raw = MNIST(data, train=True)
+    session, _ = suite_session(data, device)
+    steps = session.trainer.steps_per_epoch
+    naive, suite = [], []
+    for r in range(1, rounds + 1):
+        naive.append(naive_port.train(raw.data, raw.targets, device, steps, seed=r)["seconds"] / steps)
+        sync(device)
+        t0 = time.perf_counter()
+        session.trainer.train_epoch(r)  # ends by reading its metrics back: a full sync
+        suite.append((time.perf_counter() - t0) / steps)
+        print(f"  round {r}: naive {naive[-1] * 1e3:.2f} ms/step, suite {suite[-1] * 1e3:.2f} ms/step", flush=True)
+    n, s = statistics.median(naive), statistics.median(suite)
+    return {"steps_per_round": steps, "naive_ms_per_step": n * 1e3, "suite_ms_per_step": s * 1e3, "ratio": n / s}
+
+
+def check_fast_paths(data: str, device: torch.device) -> dict:
+    """One epoch three ways on the GPU: eager, CUDA graph, stacked + graph. Test metrics should agree."""
+    out = {}
+    for name, overrides in (("eager", ["speed.cuda_graph=false"]), ("cuda_graph", [])):
+        session, test = suite_session(data, device, *overrides)
+        session.trainer.train_epoch(1)
+        out[name] = session.trainer.evaluate(test, 2000)
+    sessions = [suite_session(data, device, f"seed={s}")[0] for s in (0, 1, 2, 3)]
+    stack = StackedTrainer([s.trainer for s in sessions])
+    stack.use_cuda_graphs()
+    stack.train_epoch(1)
+    out["stacked"] = stack.evaluate(test, 2000)[0]  # seed 0, like the two above
+    worst = max(abs(out[k][m] - out["eager"][m]) for k in ("cuda_graph", "stacked") for m in ("acc_cls3", "acc_cls10"))
+    return {"metrics": out, "max_abs_accuracy_difference_vs_eager": worst}
+
+
+def time_command(args: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, str(ROOT / "src" / "train.py"), *args], check=True, cwd=ROOT)
+    return time.perf_counter() - t0
+
+
+def time_sweeps(data: str) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
+    one = time_command([f"data.root={data}", f"hydra.run.dir={tmp / 'one'}"])
+    train_s = json.loads((tmp / "one" / "result.json").read_text())["timings"]["train_s"]
+    sweep_s = time_command(["-m", *SWEEP, f"data.root={data}", f"hydra.sweep.dir={tmp / 'sweep'}"])
+    results = list((tmp / "sweep").rglob("result.json"))
+    return {
+        "one_run_command_s": one,
+        "one_run_train_s": train_s,
+        "sweep_40_runs_s": sweep_s,
+        "sweep_results": len(results),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"), help="root holding MNIST/raw/")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sweep", action="store_true", help="GPU: time the 40-run sweep and one 10-epoch run")
+    parser.add_argument("--out", type=Path, help="write the figures as JSON here")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    report: dict = {"machine": machine(device), "device": str(device)}
+    print(f"{report['machine']}\nepochs of 235 steps, batch 256, naive port and suite alternating:")
+    report["epochs"] = e = time_epochs(args.data, device, args.rounds)
+    print(
+        f"\n| way of training | ms per step | images per second |\n|---|---|---|\n"
+        f"| naive port | {e['naive_ms_per_step']:.2f} | {256e3 / e['naive_ms_per_step']:,.0f} |\n"
+        f"| suite | {e['suite_ms_per_step']:.2f} | {256e3 / e['suite_ms_per_step']:,.0f} |\n"
+        f"\nsuite / naive throughput: {e['ratio']:.2f}x (median of {args.rounds} rounds)"
+    )
+    if device.type == "cuda":
+        report["fast_paths"] = check = check_fast_paths(args.data, device)
+        worst = check["max_abs_accuracy_difference_vs_eager"]
+        print(f"fast paths vs eager, largest test-accuracy difference after 1 epoch: {worst:.4f}")
+        if args.sweep:
+            report["sweeps"] = s = time_sweeps(args.data)
+            print(
+                f"one 10-epoch run: {s['one_run_train_s']:.2f} s training ({s['one_run_command_s']:.1f} s command); "
+                f"40-run sweep: {s['sweep_40_runs_s']:.1f} s from start to end, {s['sweep_results']} result files"
+            )
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

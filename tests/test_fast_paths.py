@@ -1,0 +1,103 @@
+"""The fast paths give the plain sequential path's numbers: channels-last on a CPU, stacked runs
+(torch.func.vmap, one Adam over stacked parameters) and, on a GPU, CUDA graphs."""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mtl_uncertainty.run import run
+from mtl_uncertainty.stacked import run_sweep
+from tests.conftest import compose_cfg, run_cli, tiny_overrides
+
+VARIANTS = [
+    ["seed=0"],
+    ["seed=1", "recon=false"],
+    ["seed=2", "weighting.form=kendall"],
+    ["seed=3", "sigma_init=constant", "model.init=torch"],
+]
+
+
+def assert_same_numbers(a: dict, b: dict, tol: float) -> None:
+    assert a["status"] == b["status"] == "completed"
+    for split in ("test", "train"):
+        for key, value in a["final"][split].items():
+            other = b["final"][split][key]
+            assert (value is None) == (other is None), key
+            if value is not None:
+                assert math.isclose(value, other, abs_tol=tol), (split, key, value, other)
+    ta, tb = a["trajectory"], b["trajectory"]
+    assert ta["step"] == tb["step"] and ta["tasks"] == tb["tasks"]
+    for field in ("s", "weight", "loss"):
+        if ta[field] is None:
+            assert tb[field] is None
+            continue
+        for task in ta["tasks"]:
+            assert np.allclose(ta[field][task], tb[field][task], atol=tol, rtol=1e-4), (field, task)
+
+
+def test_channels_last_gives_the_plain_layouts_numbers(tmp_path: Path, synthetic_root: Path) -> None:
+    base = [*tiny_overrides(synthetic_root), "train.epochs=2", "device=cpu"]
+    plain = run(compose_cfg(*base, "speed.channels_last=false"), tmp_path / "plain")
+    fast = run(compose_cfg(*base, "speed.channels_last=true"), tmp_path / "fast")
+    assert_same_numbers(plain, fast, tol=1e-5)
+
+
+def test_stacked_runs_give_each_runs_own_numbers(tmp_path: Path, synthetic_root: Path) -> None:
+    base = [*tiny_overrides(synthetic_root), "train.epochs=2", "speed.channels_last=false"]
+    cfgs = [compose_cfg(*base, *v) for v in VARIANTS] + [compose_cfg(*base, "weighting=fixed", "seed=4")]
+    alone = [run(c, tmp_path / "alone" / str(i)) for i, c in enumerate(cfgs)]
+    together = run_sweep(cfgs, [tmp_path / "stacked" / str(i) for i in range(len(cfgs))])
+    for a, b in zip(alone, together):
+        assert not isinstance(b, BaseException), b
+        assert_same_numbers(a, b, tol=1e-5)
+    assert [r["timings"]["stack_size"] for r in together] == [4, 4, 4, 4, 1]  # fixed weighting stacks apart
+    assert json.loads((tmp_path / "stacked" / "2" / "result.json").read_text())["config"]["weighting"]["form"] == (
+        "kendall"
+    )
+
+
+@pytest.mark.slow
+def test_a_stacked_sweep_writes_what_the_sequential_sweep_writes_and_resumes(
+    tmp_path: Path, synthetic_root: Path
+) -> None:
+    args = ["-m", "weighting=learnable,fixed", "recon=true,false", "seed=0,1", *tiny_overrides(synthetic_root)]
+    args += ["train.epochs=2"]
+    seq = run_cli(*args, f"hydra.sweep.dir={tmp_path / 'seq'}", "hydra.launcher.stack=off")
+    assert seq.returncode == 0, seq.stderr[-2000:]
+    killed = run_cli(
+        *args, f"hydra.sweep.dir={tmp_path / 'stk'}", "hydra.launcher.stack=on", env={"MTL_UNCERTAINTY_FAULT": "step@6"}
+    )
+    assert killed.returncode == -signal.SIGKILL
+    resumed = run_cli(*args, f"hydra.sweep.dir={tmp_path / 'stk'}", "hydra.launcher.stack=on")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    seq_runs = {p.parent.relative_to(tmp_path / "seq") for p in (tmp_path / "seq").rglob("result.json")}
+    stk_runs = {p.parent.relative_to(tmp_path / "stk") for p in (tmp_path / "stk").rglob("result.json")}
+    assert seq_runs == stk_runs and len(seq_runs) == 8
+    for name in seq_runs:
+        a = json.loads((tmp_path / "seq" / name / "result.json").read_text())
+        b = json.loads((tmp_path / "stk" / name / "result.json").read_text())
+        assert_same_numbers(a, b, tol=1e-4)  # channels-last alone vs plain layout stacked
+        killed_stack = "weighting=learnable" in str(name)  # the first stack: killed in its second epoch
+        assert b["resumed_at_epochs"] == ([1] if killed_stack else []) and b["timings"]["stack_size"] == 4
+        assert (tmp_path / "stk" / name / ".hydra" / "config.yaml").exists()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_graphs_and_stacks_give_the_eager_numbers_on_a_gpu(tmp_path: Path, synthetic_root: Path) -> None:
+    base = [*tiny_overrides(synthetic_root), "device=cuda", "train.epochs=2"]
+    eager = run(compose_cfg(*base, "speed.cuda_graph=false"), tmp_path / "eager")
+    graphed = run(compose_cfg(*base), tmp_path / "graph")
+    assert_same_numbers(eager, graphed, tol=1e-4)
+    cfgs = [compose_cfg(*base, *v) for v in VARIANTS]
+    alone = [run(c, tmp_path / "alone" / str(i)) for i, c in enumerate(cfgs)]
+    together = run_sweep(cfgs, [tmp_path / "stacked" / str(i) for i in range(len(cfgs))])
+    for a, b in zip(alone, together):
+        assert_same_numbers(a, b, tol=1e-4)

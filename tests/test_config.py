@@ -92,6 +92,7 @@ def test_impossible_values_are_named_with_a_fix(overrides: list[str], message: s
 def test_hash_ignores_where_data_lives_but_not_what_is_computed() -> None:
     base = config_hash(compose_cfg())
     assert config_hash(compose_cfg("data.root=/elsewhere")) == base
+    assert config_hash(compose_cfg("speed.channels_last=true", "speed.cuda_graph=false")) == base
     assert config_hash(compose_cfg("seed=1")) != base
     assert config_hash(compose_cfg("weighting.form=kendall")) != base
 

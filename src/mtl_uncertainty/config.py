@@ -110,8 +110,9 @@ def register_configs() -> None:
 
 MNIST_TRAIN_SIZE = 60_000
 
-_NOT_HASHED = ("data",)
-"""Config sections that say where inputs live, not what is computed; left out of the hash."""
+_NOT_HASHED = ("data", "speed")
+"""Config sections that say where inputs live and how fast to compute, not what is computed;
+left out of the hash, so a run can resume with other speed settings."""
 
 
 class ConfigError(InputError):

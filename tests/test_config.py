@@ -98,8 +98,8 @@ def test_hash_ignores_where_data_lives_but_not_what_is_computed() -> None:
 
 
 def test_job_folders_are_named_from_the_values_in_a_fixed_order() -> None:
-    name = job_dirname(["seed=3", "recon=true", "weighting=learnable", "data.root=/x/y"], ["data.root"])
-    assert name == "weighting=learnable/recon=true/seed=3"
+    overrides = ["seed=3", "recon=true", "weighting=learnable", "data.root=/x/y", "speed.cuda_graph=false"]
+    assert job_dirname(overrides, ["data", "speed"]) == "weighting=learnable/recon=true/seed=3"
     assert job_dirname(["sigma_init=constant", "train.lr=0.1", "weighting.form=kendall"], []) == (
         "weighting.form=kendall/sigma_init=constant/train.lr=0.1"
     )

@@ -181,7 +181,7 @@ def test_cli_reports_the_newest_sweep_made_by_the_suite(tmp_path: Path, syntheti
         sweep = tmp_path / "multirun" / name
         proc = run_cli(
             "-m", "weighting=learnable,fixed", "recon=true,false", "seed=0,1", *tiny_overrides(synthetic_root),
-            f"hydra.sweep.dir={sweep}",
+            f"hydra.sweep.dir={sweep}", "hydra.callbacks.report.enabled=false",
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-2000:]
     proc = subprocess.run([sys.executable, str(REPORT)], capture_output=True, text=True, cwd=tmp_path)

@@ -6,6 +6,7 @@ process themselves (SystemExit) where they must stop it.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,8 @@ from .run import prepare_output_dir
 from .sweep import run_statuses
 
 DIVERGED_EXIT_CODE = 3
+
+log = logging.getLogger(__name__)
 
 
 def _or_exit(check: Callable[[], object]) -> None:
@@ -39,6 +42,30 @@ class Preflight(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         _or_exit(lambda: prepare_output_dir(config.hydra.sweep.dir))
+
+
+class SweepReport(Callback):
+    """Write the analysis report into <sweep>/report/ when a sweep ends (never fails the sweep)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if not self.enabled:
+            return
+        from .analysis import NoRunsError, make_report
+
+        sweep = Path(config.hydra.sweep.dir)
+        try:
+            report = make_report([sweep], sweep / "report")
+        except NoRunsError as e:
+            log.warning("no report: %s", e)
+        except Exception as e:  # the runs are done and saved; a broken report must not hide that
+            log.warning(
+                "the report could not be made (%s: %s); try python analysis/report.py %s", type(e).__name__, e, sweep
+            )
+        else:
+            log.info("report: %s\n%s", report.out_dir / "report.md", report.main_table_text())
 
 
 class SweepStatus(Callback):

@@ -75,6 +75,14 @@ class RecordConfig:
 
 
 @dataclass
+class LoggerConfig:
+    """What a run shows and logs besides result.json; changes no result."""
+
+    tensorboard: bool = True  # TensorBoard events in the job folder: tensorboard --logdir multirun/<sweep>
+    progress: str = "auto"  # auto: a progress bar on a terminal, log lines otherwise | bar | log
+
+
+@dataclass
 class SpeedConfig:
     """How fast, not what: these change results by float rounding at most."""
 
@@ -96,6 +104,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
     speed: SpeedConfig = field(default_factory=SpeedConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
 
 
 def register_configs() -> None:
@@ -110,9 +119,9 @@ def register_configs() -> None:
 
 MNIST_TRAIN_SIZE = 60_000
 
-_NOT_HASHED = ("data", "speed")
-"""Config sections that say where inputs live and how fast to compute, not what is computed;
-left out of the hash, so a run can resume with other speed settings."""
+_NOT_HASHED = ("data", "speed", "logger")
+"""Config sections that say where inputs live, how fast to compute and what to show, not what is
+computed; left out of the hash, so a run can resume with other such settings."""
 
 
 class ConfigError(InputError):
@@ -160,6 +169,10 @@ def _problems(cfg: DictConfig) -> list[str]:
         (
             cfg.record.trajectory_every >= 1,
             f"record.trajectory_every={cfg.record.trajectory_every} is below 1; record every N ≥ 1 steps",
+        ),
+        (
+            cfg.logger.progress in ("auto", "bar", "log"),
+            f"logger.progress={cfg.logger.progress} is not a progress display; use auto, bar or log",
         ),
         (
             cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:"),
@@ -226,13 +239,15 @@ _DIR_ORDER = ("weighting", "recon", "sigma_init")
 def job_dirname(overrides: list[str], exclude: list[str]) -> str:
     """A job's folder inside its sweep, from its overrides: weighting=learnable/recon=true/seed=0.
 
+    Keys in `exclude`, or in a section it names, are left out.
+
     The main axes come first, then the others alphabetically, seed last, so a sweep started
     again lands in the same folders whatever order its values were given in.
     """
     items = []
     for text in overrides:
         key, _, value = text.lstrip("+~").partition("=")
-        if key in exclude or key.startswith("hydra"):
+        if any(key == e or key.startswith(f"{e}.") for e in (*exclude, "hydra")):
             continue
         value = {"True": "true", "False": "false"}.get(value, value)  # Hydra writes swept bools so
         items.append((key, value.replace("/", "_")))

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torchvision.datasets import MNIST as TorchvisionMNIST
 
 from .mnist import ensure_mnist
 from .tasks import three_class_labels
@@ -45,6 +44,8 @@ def load_mnist(
     root: str | os.PathLike[str], device: torch.device, verify: bool = True, download: bool = True
 ) -> tuple[Split, Split]:
     """(train, test) on `device`, fetching (if allowed) and checking the files under `root` first."""
+    from torchvision.datasets import MNIST as TorchvisionMNIST  # imported here: it takes a second
+
     ensure_mnist(root, verify=verify, download=download)
     train = TorchvisionMNIST(str(root), train=True)
     test = TorchvisionMNIST(str(root), train=False)

@@ -6,6 +6,7 @@ once per epoch, so the loop never waits on the host inside an epoch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,7 @@ class Trainer:
     poison_step: int | None = None  # fault injection: this global step's batch becomes NaN
     error_step: int | None = None  # fault injection: this global step raises
     graphs: CudaGraphSteps | None = None
+    on_step: Callable[[], None] | None = None  # called after every step, e.g. to move a progress bar
 
     @property
     def steps_per_epoch(self) -> int:
@@ -112,6 +114,8 @@ class Trainer:
                 rows[i] = self.graphs(idx)
             else:
                 rows[i] = self.step(idx, poison=step == self.poison_step)
+            if self.on_step is not None:
+                self.on_step()
         return rows.cpu().numpy()
 
     @torch.no_grad()

@@ -27,10 +27,12 @@ from .data import Split, load_mnist
 from .engine import Trainer, make_optimizer
 from .errors import InputError
 from .model import build_model
+from .progress import Progress
 from .record import RunRecord
 from .result import RESULT_FILE, SCHEMA_VERSION, device_info, git_commit, library_versions, write_json_atomic
 from .seeding import generator, stream_seed
 from .tasks import active_tasks
+from .tensorboard_log import TensorBoardLog
 from .weighting import build_weighting, initial_log_vars
 
 log = logging.getLogger(__name__)
@@ -104,6 +106,7 @@ class Session:
     epoch: int = 0
     resumed_at: tuple[int, ...] = ()
     label: str = ""  # prefixes log lines where several runs share one log
+    tensorboard: TensorBoardLog | None = None
 
     def state_dict(self) -> dict[str, Any]:
         t = self.trainer
@@ -136,12 +139,16 @@ class Session:
         """Record an epoch, checkpoint it and log it; False if a loss stopped being finite."""
         self.train_s += train_s
         self.eval_s += eval_s
-        if not self.record.add_epoch(epoch, rows, test, {"train": train_s, "eval": eval_s}):
+        finite = self.record.add_epoch(epoch, rows, test, {"train": train_s, "eval": eval_s})
+        if self.tensorboard is not None:  # before the checkpoint: a resumed run purges what follows it
+            self.tensorboard.add_epoch((epoch - 1) * len(rows), rows, test)
+        if finite:
+            self.epoch = epoch
+            save_checkpoint(self.out_dir / CHECKPOINT_FILE, self.state_dict())
+        if not finite:
             d = self.record.divergence
             log.warning("%sdiverged at step %d: %s", self.label, d["step"], d["losses"])
             return False
-        self.epoch = epoch
-        save_checkpoint(self.out_dir / CHECKPOINT_FILE, self.state_dict())
         log.info(
             "%sepoch %d/%d  loss %.4f  test acc %.4f / %.4f  (%.1f s)",
             self.label,
@@ -185,6 +192,24 @@ class Session:
                 "stack_size": 1,  # runs trained together with this one (see stacked.py)
             },
         }
+
+    def log_summary(self, result: dict[str, Any]) -> None:
+        """One line for a finished run."""
+        if result["status"] == "completed":
+            test = result["final"]["test"]
+            log.info(
+                "%sfinished: test acc %.4f (3-class) / %.4f (10-class), %.1f s training",
+                self.label,
+                test["acc_cls3"],
+                test["acc_cls10"],
+                self.train_s,
+            )
+        else:
+            log.warning("%s%s at step %s", self.label, result["status"], (result["divergence"] or {}).get("step"))
+
+    def close(self) -> None:
+        if self.tensorboard is not None:
+            self.tensorboard.close()
 
     def write_failure(self, error: BaseException) -> None:
         """Record an exception in the job folder before it propagates."""
@@ -273,6 +298,9 @@ def open_session(
     if (state := load_checkpoint(out_dir / CHECKPOINT_FILE, digest)) is not None:
         session.load_state_dict(state)
         log.info("%s: resuming after epoch %d", out_dir, session.epoch)
+    if cfg.logger.tensorboard:
+        resume_step = session.epoch * trainer.steps_per_epoch
+        session.tensorboard = TensorBoardLog(out_dir, record.tasks, record.has_log_vars, resume_step)
     return session
 
 
@@ -291,20 +319,32 @@ def run(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
 def train_session(session: Session, test: Split) -> dict[str, Any]:
     """Train an opened session to its end; write and return its result.json content."""
     cfg, trainer = session.cfg, session.trainer
+    steps = trainer.steps_per_epoch
+    progress = Progress(
+        cfg.logger.progress, session.label.strip(" :[]"), cfg.train.epochs * steps, session.epoch * steps
+    )
+    trainer.on_step = progress.step
     try:
-        if uses_cuda_graphs(cfg, trainer.train.images.device):
-            trainer.use_cuda_graphs()
-        session.startup_s = time.perf_counter() - session.t_start
-        for epoch in range(session.epoch + 1, cfg.train.epochs + 1):
-            t0 = time.perf_counter()
-            rows = trainer.train_epoch(epoch)
-            t1 = time.perf_counter()
-            test_metrics = trainer.evaluate(test, cfg.train.eval_batch_size)
-            if not session.end_epoch(epoch, rows, test_metrics, t1 - t0, time.perf_counter() - t1):
-                break
-        result = session.result(session.final_train())
+        with progress.logging():
+            if uses_cuda_graphs(cfg, trainer.train.images.device):
+                trainer.use_cuda_graphs()
+            session.startup_s = time.perf_counter() - session.t_start
+            for epoch in range(session.epoch + 1, cfg.train.epochs + 1):
+                t0 = time.perf_counter()
+                rows = trainer.train_epoch(epoch)
+                t1 = time.perf_counter()
+                test_metrics = trainer.evaluate(test, cfg.train.eval_batch_size)
+                if not session.end_epoch(epoch, rows, test_metrics, t1 - t0, time.perf_counter() - t1):
+                    break
+                last = session.record.history[-1]
+                progress.epoch(epoch, {"loss": last["train"]["loss_total"], "test acc": test_metrics["acc_cls10"]})
+            result = session.result(session.final_train())
     except Exception as e:
         session.write_failure(e)
         raise
+    finally:
+        progress.close()
+        session.close()
     write_json_atomic(session.out_dir / RESULT_FILE, result)
+    session.log_summary(result)
     return result

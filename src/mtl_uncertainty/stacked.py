@@ -14,7 +14,7 @@ import copy
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from .config import to_plain
 from .cuda_graphs import CudaGraphSteps
 from .data import Split, epoch_order, steps_per_epoch
 from .engine import STEP_FIELDS, Trainer, eval_metrics, step_row
+from .progress import Progress
 from .result import RESULT_FILE, write_json_atomic
 from .run import Session, load_data, open_session, prepare, resolve_device, train_session, uses_cuda_graphs
 from .seeding import generator
@@ -74,6 +75,7 @@ class StackedTrainer:
         self.optimizer = torch.optim.Adam(groups, lr=defaults["lr"], eps=defaults["eps"], **fused)
         self._load_optimizer_states([t.optimizer for t in trainers])
         self.graphs: CudaGraphSteps | None = None
+        self.on_step: Callable[[], None] | None = None
 
     @property
     def size(self) -> int:
@@ -134,6 +136,8 @@ class StackedTrainer:
             faults.hit("step")
             idx = orders[:, i * self.batch_size : (i + 1) * self.batch_size]
             rows[i] = self.graphs(idx) if self.graphs is not None else self.step(idx)
+            if self.on_step is not None:
+                self.on_step()
         return rows.transpose(0, 1).cpu().numpy()
 
     def _eval(self, params, buffers, x, y3, y10):
@@ -171,33 +175,43 @@ def train_stack(sessions: Sequence[Session], test: Split) -> list[dict[str, Any]
     """Train sessions with equal `stack_key`s together; write and return each run's result."""
     trainers = [s.trainer for s in sessions]
     cfg = sessions[0].cfg
+    stack = StackedTrainer(trainers)
+    steps = stack.steps_per_epoch
+    progress = Progress(cfg.logger.progress, f"{stack.size} runs", cfg.train.epochs * steps, sessions[0].epoch * steps)
+    stack.on_step = progress.step
     try:
-        stack = StackedTrainer(trainers)
-        if uses_cuda_graphs(cfg, stack.train.images.device):
-            stack.use_cuda_graphs()
-        for s in sessions:
-            s.startup_s = time.perf_counter() - s.t_start
-        log.info("training %d runs as one stack", stack.size)
-        for epoch in range(sessions[0].epoch + 1, cfg.train.epochs + 1):
-            t0 = time.perf_counter()
-            rows = stack.train_epoch(epoch)
-            t1 = time.perf_counter()
-            tests = stack.evaluate(test, cfg.train.eval_batch_size)
-            t2 = time.perf_counter()
-            stack.unstack_into(trainers)
-            for j, s in enumerate(sessions):
-                if s.record.divergence is None:
-                    s.end_epoch(epoch, rows[j], tests[j], (t1 - t0) / stack.size, (t2 - t1) / stack.size)
-            if all(s.record.divergence is not None for s in sessions):
-                break
-        results = [s.result(s.final_train()) for s in sessions]
+        with progress.logging():
+            if uses_cuda_graphs(cfg, stack.train.images.device):
+                stack.use_cuda_graphs()
+            for s in sessions:
+                s.startup_s = time.perf_counter() - s.t_start
+            log.info("training %d runs as one stack", stack.size)
+            for epoch in range(sessions[0].epoch + 1, cfg.train.epochs + 1):
+                t0 = time.perf_counter()
+                rows = stack.train_epoch(epoch)
+                t1 = time.perf_counter()
+                tests = stack.evaluate(test, cfg.train.eval_batch_size)
+                t2 = time.perf_counter()
+                stack.unstack_into(trainers)
+                for j, s in enumerate(sessions):
+                    if s.record.divergence is None:
+                        s.end_epoch(epoch, rows[j], tests[j], (t1 - t0) / stack.size, (t2 - t1) / stack.size)
+                progress.epoch(epoch, {"runs left": sum(s.record.divergence is None for s in sessions)})
+                if all(s.record.divergence is not None for s in sessions):
+                    break
+            results = [s.result(s.final_train()) for s in sessions]
     except Exception as e:
         for s in sessions:
             s.write_failure(e)
         raise
+    finally:
+        progress.close()
+        for s in sessions:
+            s.close()
     for s, result in zip(sessions, results):
         result["timings"]["stack_size"] = stack.size
         write_json_atomic(s.out_dir / RESULT_FILE, result)
+        s.log_summary(result)
     return results
 
 

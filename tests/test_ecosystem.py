@@ -1,0 +1,124 @@
+"""TensorBoard logs, progress output, the end-of-sweep report, other Hydra launchers."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from mtl_uncertainty.run import run
+from tests.conftest import CONF, compose_cfg, run_cli, tiny_overrides
+
+TASK_TAGS = ("loss", "s", "sigma", "weight")
+
+
+def scalars(job: Path) -> dict[str, list[tuple[int, float]]]:
+    events = EventAccumulator(str(job))
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def results(sweep: Path) -> dict[str, dict]:
+    return {str(p.parent.relative_to(sweep)): json.loads(p.read_text()) for p in sorted(sweep.rglob("result.json"))}
+
+
+def test_tensorboard_holds_every_scalar_of_every_step(tmp_path: Path, synthetic_root: Path) -> None:
+    result = run(compose_cfg(*tiny_overrides(synthetic_root), "train.epochs=2"), tmp_path)
+    logged = scalars(tmp_path)
+    expected = {"train/loss", "train/acc_cls3", "train/acc_cls10"}
+    expected |= {f"train/{kind}_{t}" for kind in TASK_TAGS for t in ("cls3", "cls10", "recon")}
+    expected |= {f"test/{m}" for m in ("acc_cls3", "acc_cls10", "loss_cls3", "loss_cls10", "loss_recon")}
+    assert set(logged) == expected
+    assert [step for step, _ in logged["train/s_cls10"]] == list(range(1, 9))
+    assert [step for step, _ in logged["test/acc_cls10"]] == [4, 8]
+    traj = result["trajectory"]
+    assert np.allclose([v for _, v in logged["train/s_cls10"]], traj["s"]["cls10"], rtol=1e-5)
+    assert np.allclose([v for _, v in logged["train/sigma_recon"]], traj["sigma"]["recon"], rtol=1e-5)
+    assert np.allclose([v for _, v in logged["train/loss_cls3"]], traj["loss"]["cls3"], rtol=1e-5)
+    assert logged["test/acc_cls3"][-1][1] == pytest.approx(result["final"]["test"]["acc_cls3"])
+
+
+def test_tensorboard_for_fixed_weights_without_reconstruction_has_no_s_and_no_recon(
+    tmp_path: Path, synthetic_root: Path
+) -> None:
+    run(compose_cfg(*tiny_overrides(synthetic_root), "weighting=fixed", "recon=false"), tmp_path)
+    logged = scalars(tmp_path)
+    assert "train/weight_cls3" in logged and not [t for t in logged if "recon" in t or "/s_" in t or "sigma" in t]
+
+
+def test_logger_tensorboard_false_writes_no_events(tmp_path: Path, synthetic_root: Path) -> None:
+    run(compose_cfg(*tiny_overrides(synthetic_root), "logger.tensorboard=false"), tmp_path)
+    assert not list(tmp_path.glob("events.out.tfevents.*"))
+
+
+@pytest.mark.slow
+def test_tensorboard_of_a_resumed_run_shows_each_step_once(tmp_path: Path, synthetic_root: Path) -> None:
+    args = [*tiny_overrides(synthetic_root), "train.epochs=3", f"hydra.run.dir={tmp_path}"]
+    killed = run_cli(*args, env={"MTL_UNCERTAINTY_FAULT": "checkpoint_tmp@2"})  # epoch 2 logged, not saved
+    assert killed.returncode == -signal.SIGKILL
+    assert run_cli(*args).returncode == 0
+    steps = [s for s, _ in scalars(tmp_path)["train/loss"]]
+    assert steps == list(range(1, 13))
+
+
+@pytest.mark.slow
+def test_a_sweep_shows_progress_summaries_and_ends_with_its_report(tmp_path: Path, synthetic_root: Path) -> None:
+    sweep = tmp_path / "sweep"
+    args = ["-m", "weighting=learnable,fixed", *tiny_overrides(synthetic_root), f"hydra.sweep.dir={sweep}"]
+    proc = run_cli(*args, "logger.progress=bar")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout + proc.stderr
+    assert out.count("finished: test acc") == 2
+    assert "step/s" in proc.stderr or "s/step" in proc.stderr  # tqdm's bar
+    assert (sweep / "report" / "report.md").exists() and "report: " in out
+    quiet = run_cli(*args[:-1], f"hydra.sweep.dir={tmp_path / 'quiet'}", "hydra.callbacks.report.enabled=false")
+    assert quiet.returncode == 0 and not (tmp_path / "quiet" / "report").exists()
+    assert "step/s" not in quiet.stderr and "s/step" not in quiet.stderr  # not a terminal: log lines only
+    assert "epoch 1/1" in quiet.stdout + quiet.stderr
+
+
+@pytest.mark.slow
+def test_joblib_runs_jobs_in_parallel_workers_and_resumes_after_a_kill(tmp_path: Path, synthetic_root: Path) -> None:
+    sweep = tmp_path / "sweep"
+    args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=0,1", *tiny_overrides(synthetic_root)]
+    args += ["train.epochs=2", f"hydra.sweep.dir={sweep}"]
+    killed = run_cli(*args, env={"MTL_UNCERTAINTY_FAULT": "step@6"})  # a worker dies in its 2nd epoch
+    assert killed.returncode != 0 and not results(sweep)
+    checkpointed = {p.parent.name for p in sweep.rglob("checkpoint.pt")}
+    assert checkpointed  # at least the first job had finished its first epoch
+    resumed = run_cli(*args)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    found = {name.split("/")[-1]: r for name, r in results(sweep).items()}
+    assert sorted(found) == ["seed=0", "seed=1"]
+    for seed, r in found.items():
+        assert r["status"] == "completed" and r["resumed_at_epochs"] == ([1] if seed in checkpointed else [])
+        alone = run(compose_cfg(*tiny_overrides(synthetic_root), "train.epochs=2", seed), tmp_path / seed)
+        assert r["final"] == alone["final"]
+
+
+@pytest.mark.slow
+def test_submitit_local_runs_a_two_job_sweep_and_skips_it_when_run_again(tmp_path: Path, synthetic_root: Path) -> None:
+    sweep = tmp_path / "sweep"
+    args = ["-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10", "weighting=learnable,fixed"]
+    args += [*tiny_overrides(synthetic_root), f"hydra.sweep.dir={sweep}"]
+    first = run_cli(*args)
+    assert first.returncode == 0, first.stderr[-2000:]
+    found = results(sweep)
+    assert len(found) == 2 and all(r["status"] == "completed" for r in found.values())
+    again = run_cli(*args)
+    assert again.returncode == 0
+    assert {k: r["finished_at"] for k, r in results(sweep).items()} == {k: r["finished_at"] for k, r in found.items()}
+
+
+def test_the_slurm_config_is_ready_for_a_gpu_cluster() -> None:
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert launcher.partition == "gpu" and launcher.gpus_per_node == 1 and launcher.timeout_min == 30
+    assert launcher.max_num_timeout == 3  # timed-out jobs are requeued and resume from checkpoints

@@ -28,17 +28,19 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "bench")]
 
 import torch  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
 from torchvision.datasets import MNIST  # noqa: E402
 
 import naive_port  # noqa: E402
 from mtl_uncertainty.config import config_hash  # noqa: E402
-from mtl_uncertainty.run import load_data, open_session, resolve_device, uses_cuda_graphs  # noqa: E402
+from mtl_uncertainty.data import Split  # noqa: E402
+from mtl_uncertainty.run import Session, load_data, open_session, resolve_device, uses_cuda_graphs  # noqa: E402
 from mtl_uncertainty.stacked import StackedTrainer  # noqa: E402
 
 SWEEP = ["weighting=learnable,fixed", "recon=true,false", "seed=range(10)"]
 
 
-def config(*overrides: str):
+def config(*overrides: str) -> DictConfig:
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         return compose(config_name="config", overrides=list(overrides))
 
@@ -58,7 +60,7 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def suite_session(data: str, device: torch.device, *overrides: str):
+def suite_session(data: str, device: torch.device, *overrides: str) -> tuple[Session, Split]:
     cfg = config(f"data.root={data}", f"device={device}", *overrides)
     train, test = load_data(cfg, device)
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))

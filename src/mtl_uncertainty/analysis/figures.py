@@ -51,12 +51,14 @@ def _series(runs: Sequence[Run], key: str, task: str) -> tuple[np.ndarray, np.nd
     return np.asarray(found[0][0][:n]), np.asarray([v[:n] for _, v in found], dtype=float)
 
 
-def _band(ax, steps: np.ndarray, values: np.ndarray, color: str, label: str, style: str = "-") -> None:
+def _band(
+    ax, steps: np.ndarray, values: np.ndarray, color: str, label: str, style: str = "-", alpha: float = 0.2
+) -> None:
     mean = np.nanmean(values, axis=0)
     ax.plot(steps, mean, style, color=color, label=label or None, linewidth=1.4)
     if len(values) > 1:
         std = np.nanstd(values, axis=0, ddof=1)
-        ax.fill_between(steps, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
+        ax.fill_between(steps, mean - std, mean + std, color=color, alpha=alpha, linewidth=0)
 
 
 def _fixed_note(ax, runs: Sequence[Run]) -> None:
@@ -115,7 +117,7 @@ def equilibrium(cells: Sequence[Cell], path: Path) -> Path | None:
     learnable = [(label, runs) for label, runs in cells if runs[0].result["trajectory"]["s"] is not None]
     if not learnable:
         return None
-    fig, panels = _grid(len(learnable))
+    fig, panels = _grid(len(learnable), width=5.0)
     for (label, runs), (ax,) in zip(learnable, panels):
         every = runs[0].result["trajectory"]["every"]
         for task in runs[0].result["trajectory"]["tasks"]:
@@ -131,10 +133,10 @@ def equilibrium(cells: Sequence[Cell], path: Path) -> Path | None:
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("training step")
         ax.set_ylabel("s (solid), s* = log 2cL (dashed)")
-        ax.legend(fontsize=8, title="task", title_fontsize=8)
+    ax.legend(fontsize=8, title="task", title_fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
     title = (
-        "Does s reach its equilibrium s* = log(2·c·L)?\n"
-        "L: running mean of the batch loss; s* = log L in the source's form; " + BAND
+        "Does s reach its equilibrium s* = log(2·c·L)?  (L: running batch loss; s* = log L in the source's form)\n"
+        + BAND
     )
     return _finish(fig, title, path)
 
@@ -143,11 +145,13 @@ def test_accuracy_per_epoch(cells: Sequence[Cell], path: Path) -> Path:
     """Held-out accuracy of both classifiers after every epoch, one line per cell."""
     fig, (ax3, ax10) = plt.subplots(1, 2, figsize=(11, 4))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    styles = ("-", "--", "-.", ":")
     for i, (label, runs) in enumerate(cells):
         for ax, metric in ((ax3, "acc_cls3"), (ax10, "acc_cls10")):
             histories = [[h["test"][metric] for h in r.result["history"]] for r in runs]
             n = min(len(h) for h in histories)
-            _band(ax, np.arange(1, n + 1), np.asarray([h[:n] for h in histories]), colors[i % len(colors)], label)
+            steps, values = np.arange(1, n + 1), np.asarray([h[:n] for h in histories])
+            _band(ax, steps, values, colors[i % len(colors)], label, styles[i % len(styles)], alpha=0.08)
     for ax, name in ((ax3, "3-class"), (ax10, "10-class")):
         ax.set_title(f"{name} test accuracy")
         ax.set_xlabel("epoch")
@@ -158,7 +162,7 @@ def test_accuracy_per_epoch(cells: Sequence[Cell], path: Path) -> Path:
 
 def final_accuracy_bars(summary: pd.DataFrame, path: Path) -> Path:
     """Final test accuracy of each cell with its 95% confidence interval."""
-    fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.6 * len(summary) + 3), 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(max(9, 2.2 * len(summary) + 3), 4.8))
     x = np.arange(len(summary))
     for ax, metric, name in zip(axes, ("test.acc_cls3", "test.acc_cls10"), ("3-class", "10-class")):
         mean = summary[f"{metric}.mean"].to_numpy()
@@ -167,8 +171,10 @@ def final_accuracy_bars(summary: pd.DataFrame, path: Path) -> Path:
         ax.bar(x, mean, yerr=err, capsize=4, color="tab:gray", alpha=0.8)
         bottom = np.nanmin(np.where(np.isnan(lo), mean, lo)) - 0.01
         ax.set_ylim(max(0.0, bottom), min(1.0, np.nanmax(np.where(np.isnan(hi), mean, hi)) + 0.005))
-        ticks = [f"{c.replace(', ', chr(10))}\n(n={n})" for c, n in zip(summary["cell"], summary[f"{metric}.n"])]
+        values = [[part.split("=", 1)[-1] for part in cell.split(", ")] for cell in summary["cell"]]
+        ticks = ["\n".join(v) + f"\n(n={n})" for v, n in zip(values, summary[f"{metric}.n"])]
         ax.set_xticks(x, ticks, fontsize=8)
+        ax.set_xlabel(" / ".join(part.split("=", 1)[0] for part in summary["cell"].iloc[0].split(", ")))
         ax.set_title(f"{name} test accuracy")
         ax.set_ylabel("test accuracy")
     title = "Final test accuracy per cell (bars: mean over seeds; whiskers: 95% CI; the y axis does not start at 0)"

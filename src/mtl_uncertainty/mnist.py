@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import os
 import struct
 from collections.abc import Callable, Mapping, Sequence
@@ -51,6 +52,8 @@ MNIST = MnistFacts(
     },
     train_label_counts=(5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
 )
+
+log = logging.getLogger(__name__)
 
 FILES = tuple(MNIST.sha256)
 """The four IDX file names, as torchvision expects them under MNIST/raw/."""
@@ -186,10 +189,12 @@ def ensure_mnist(
         raw.mkdir(parents=True, exist_ok=True)
         errors = []
         for label, fetch in default_sources() if sources is None else sources:
+            log.info("MNIST is not in %s; fetching it with %s", raw, label)
             try:
                 fetch(raw)
                 break
             except FetchError as e:
+                log.info("that failed: %s", e)
                 errors.append(f"{label}: {e}")
         else:
             tried = " ".join(f"({i}) {err}" for i, err in enumerate(errors, 1))

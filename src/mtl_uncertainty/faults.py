@@ -19,10 +19,6 @@ _SPEC = [item.strip() for item in os.environ.get(ENV, "").split(",") if item.str
 _hits: Counter[str] = Counter()
 
 
-def enabled() -> bool:
-    return bool(_SPEC)
-
-
 def hit(point: str) -> None:
     """Count a pass through `point`; SIGKILL this process if a fault names this pass."""
     if not _SPEC:

@@ -45,10 +45,6 @@ class RunRecord:
     def tasks(self) -> list[str]:
         return [t for t, on in zip(TASKS, self.active) if on]
 
-    @property
-    def step(self) -> int:
-        return self._last_step
-
     def add_epoch(self, epoch: int, rows: np.ndarray, test: dict[str, Any], seconds: dict[str, float]) -> bool:
         """Record one epoch; False (and `divergence` set) if a loss was NaN or infinite."""
         first = self._last_step

@@ -175,11 +175,13 @@ def train_stack(sessions: Sequence[Session], test: Split) -> list[dict[str, Any]
     """Train sessions with equal `stack_key`s together; write and return each run's result."""
     trainers = [s.trainer for s in sessions]
     cfg = sessions[0].cfg
-    stack = StackedTrainer(trainers)
-    steps = stack.steps_per_epoch
-    progress = Progress(cfg.logger.progress, f"{stack.size} runs", cfg.train.epochs * steps, sessions[0].epoch * steps)
-    stack.on_step = progress.step
+    steps = trainers[0].steps_per_epoch
+    progress = Progress(
+        cfg.logger.progress, f"{len(trainers)} runs", cfg.train.epochs * steps, sessions[0].epoch * steps
+    )
     try:
+        stack = StackedTrainer(trainers)
+        stack.on_step = progress.step
         with progress.logging():
             if uses_cuda_graphs(cfg, stack.train.images.device):
                 stack.use_cuda_graphs()
@@ -209,7 +211,7 @@ def train_stack(sessions: Sequence[Session], test: Split) -> list[dict[str, Any]
         for s in sessions:
             s.close()
     for s, result in zip(sessions, results):
-        result["timings"]["stack_size"] = stack.size
+        result["timings"]["stack_size"] = len(sessions)
         write_json_atomic(s.out_dir / RESULT_FILE, result)
         s.log_summary(result)
     return results

@@ -27,7 +27,9 @@ class Progress:
 
     def epoch(self, epoch: int, metrics: dict[str, Any]) -> None:
         if self.bar is not None:
-            self.bar.set_postfix(epoch=epoch, **{k: f"{v:.4f}" for k, v in metrics.items()})
+            self.bar.set_postfix(
+                epoch=epoch, **{k: f"{v:.4f}" if isinstance(v, float) else v for k, v in metrics.items()}
+            )
 
     def logging(self) -> AbstractContextManager[Any]:
         """Route log lines around the bar while it is shown."""

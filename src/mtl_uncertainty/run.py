@@ -11,6 +11,7 @@ import json
 import logging
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -105,8 +106,12 @@ class Session:
     eval_s: float = 0.0
     epoch: int = 0
     resumed_at: tuple[int, ...] = ()
-    label: str = ""  # prefixes log lines where several runs share one log
+    label: str = ""  # the run's name in log lines, where several runs share one log
     tensorboard: TensorBoardLog | None = None
+
+    @property
+    def prefix(self) -> str:
+        return f"[{self.label}] " if self.label else ""
 
     def state_dict(self) -> dict[str, Any]:
         t = self.trainer
@@ -147,11 +152,11 @@ class Session:
             save_checkpoint(self.out_dir / CHECKPOINT_FILE, self.state_dict())
         if not finite:
             d = self.record.divergence
-            log.warning("%sdiverged at step %d: %s", self.label, d["step"], d["losses"])
+            log.warning("%sdiverged at step %d: %s", self.prefix, d["step"], d["losses"])
             return False
         log.info(
             "%sepoch %d/%d  loss %.4f  test acc %.4f / %.4f  (%.1f s)",
-            self.label,
+            self.prefix,
             epoch,
             self.cfg.train.epochs,
             self.record.history[-1]["train"]["loss_total"],
@@ -189,7 +194,6 @@ class Session:
                 "train_s": self.train_s,
                 "eval_s": self.eval_s,
                 "total_s": time.perf_counter() - self.t_start,
-                "stack_size": 1,  # runs trained together with this one (see stacked.py)
             },
         }
 
@@ -199,13 +203,13 @@ class Session:
             test = result["final"]["test"]
             log.info(
                 "%sfinished: test acc %.4f (3-class) / %.4f (10-class), %.1f s training",
-                self.label,
+                self.prefix,
                 test["acc_cls3"],
                 test["acc_cls10"],
                 self.train_s,
             )
         else:
-            log.warning("%s%s at step %s", self.label, result["status"], (result["divergence"] or {}).get("step"))
+            log.warning("%s%s at step %s", self.prefix, result["status"], (result["divergence"] or {}).get("step"))
 
     def close(self) -> None:
         if self.tensorboard is not None:
@@ -313,38 +317,89 @@ def run(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
         return done
     device = resolve_device(cfg.device)
     train, test = load_data(cfg, device)
-    return train_session(open_session(cfg, out_dir, digest, train, device, t_start), test)
+    return train_sessions([open_session(cfg, out_dir, digest, train, device, t_start)], test)[0]
 
 
-def train_session(session: Session, test: Split) -> dict[str, Any]:
-    """Train an opened session to its end; write and return its result.json content."""
-    cfg, trainer = session.cfg, session.trainer
-    steps = trainer.steps_per_epoch
-    progress = Progress(
-        cfg.logger.progress, session.label.strip(" :[]"), cfg.train.epochs * steps, session.epoch * steps
-    )
-    trainer.on_step = progress.step
+class SingleRun:
+    """One run's trainer seen as a stack of one, so that `train_sessions` has a single loop."""
+
+    size = 1
+
+    def __init__(self, trainers: Sequence[Trainer]) -> None:
+        (self.trainer,) = trainers
+
+    @property
+    def on_step(self) -> Callable[[], None] | None:
+        return self.trainer.on_step
+
+    @on_step.setter
+    def on_step(self, callback: Callable[[], None] | None) -> None:
+        self.trainer.on_step = callback
+
+    def use_cuda_graphs(self) -> None:
+        self.trainer.use_cuda_graphs()
+
+    def train_epoch(self, epoch: int) -> np.ndarray:
+        return self.trainer.train_epoch(epoch)[None]
+
+    def evaluate(self, split: Split, batch_size: int) -> list[dict[str, float | None]]:
+        return [self.trainer.evaluate(split, batch_size)]
+
+    def unstack_into(self, trainers: Sequence[Trainer]) -> None:
+        """Nothing to copy: the run trains its own trainer in place."""
+
+
+def train_sessions(
+    sessions: Sequence[Session], test: Split, engine: Callable[[list[Trainer]], Any] = SingleRun
+) -> list[dict[str, Any]]:
+    """Train opened sessions to their end, alone (`SingleRun`) or as one stack; write and return each result.
+
+    `engine` builds what trains the sessions' trainers together: it has `size`, `on_step`,
+    `use_cuda_graphs()`, `train_epoch(epoch)` returning step rows (runs, steps, fields),
+    `evaluate(split, batch_size)` returning one metrics dict per run, and `unstack_into(trainers)`.
+    """
+    trainers = [s.trainer for s in sessions]
+    cfg, first = sessions[0].cfg, sessions[0]
+    steps = trainers[0].steps_per_epoch
+    label = first.label if len(sessions) == 1 else f"{len(sessions)} runs"
+    progress = Progress(cfg.logger.progress, label, cfg.train.epochs * steps, first.epoch * steps)
     try:
+        runs = engine(trainers)
+        runs.on_step = progress.step
         with progress.logging():
-            if uses_cuda_graphs(cfg, trainer.train.images.device):
-                trainer.use_cuda_graphs()
-            session.startup_s = time.perf_counter() - session.t_start
-            for epoch in range(session.epoch + 1, cfg.train.epochs + 1):
+            if uses_cuda_graphs(cfg, trainers[0].train.images.device):
+                runs.use_cuda_graphs()
+            for s in sessions:
+                s.startup_s = time.perf_counter() - s.t_start
+            if runs.size > 1:
+                log.info("training %d runs as one stack", runs.size)
+            for epoch in range(first.epoch + 1, cfg.train.epochs + 1):
                 t0 = time.perf_counter()
-                rows = trainer.train_epoch(epoch)
+                rows = runs.train_epoch(epoch)
                 t1 = time.perf_counter()
-                test_metrics = trainer.evaluate(test, cfg.train.eval_batch_size)
-                if not session.end_epoch(epoch, rows, test_metrics, t1 - t0, time.perf_counter() - t1):
+                tests = runs.evaluate(test, cfg.train.eval_batch_size)
+                t2 = time.perf_counter()
+                runs.unstack_into(trainers)
+                for s, run_rows, run_test in zip(sessions, rows, tests):
+                    if s.record.divergence is None:
+                        s.end_epoch(epoch, run_rows, run_test, (t1 - t0) / runs.size, (t2 - t1) / runs.size)
+                live = [s for s in sessions if s.record.divergence is None]
+                if not live:
                     break
-                last = session.record.history[-1]
-                progress.epoch(epoch, {"loss": last["train"]["loss_total"], "test acc": test_metrics["acc_cls10"]})
-            result = session.result(session.final_train())
+                progress.epoch(
+                    epoch, {"test acc": float(np.mean([s.record.history[-1]["test"]["acc_cls10"] for s in live]))}
+                )
+            results = [s.result(s.final_train()) for s in sessions]
     except Exception as e:
-        session.write_failure(e)
+        for s in sessions:
+            s.write_failure(e)
         raise
     finally:
         progress.close()
-        session.close()
-    write_json_atomic(session.out_dir / RESULT_FILE, result)
-    session.log_summary(result)
-    return result
+        for s in sessions:
+            s.close()
+    for s, result in zip(sessions, results):
+        result["timings"]["stack_size"] = len(sessions)  # runs trained together with this one
+        write_json_atomic(s.out_dir / RESULT_FILE, result)
+        s.log_summary(result)
+    return results

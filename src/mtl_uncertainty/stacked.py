@@ -29,9 +29,7 @@ from .config import to_plain
 from .cuda_graphs import CudaGraphSteps
 from .data import Split, epoch_order, steps_per_epoch
 from .engine import STEP_FIELDS, Trainer, eval_metrics, step_row
-from .progress import Progress
-from .result import RESULT_FILE, write_json_atomic
-from .run import Session, load_data, open_session, prepare, resolve_device, train_session, uses_cuda_graphs
+from .run import Session, SingleRun, load_data, open_session, prepare, resolve_device, train_sessions
 from .seeding import generator
 from .tasks import TASKS, correct_counts, task_losses
 
@@ -171,52 +169,6 @@ class StackedTrainer:
             t.optimizer.load_state_dict({"state": per_run, "param_groups": t.optimizer.state_dict()["param_groups"]})
 
 
-def train_stack(sessions: Sequence[Session], test: Split) -> list[dict[str, Any]]:
-    """Train sessions with equal `stack_key`s together; write and return each run's result."""
-    trainers = [s.trainer for s in sessions]
-    cfg = sessions[0].cfg
-    steps = trainers[0].steps_per_epoch
-    progress = Progress(
-        cfg.logger.progress, f"{len(trainers)} runs", cfg.train.epochs * steps, sessions[0].epoch * steps
-    )
-    try:
-        stack = StackedTrainer(trainers)
-        stack.on_step = progress.step
-        with progress.logging():
-            if uses_cuda_graphs(cfg, stack.train.images.device):
-                stack.use_cuda_graphs()
-            for s in sessions:
-                s.startup_s = time.perf_counter() - s.t_start
-            log.info("training %d runs as one stack", stack.size)
-            for epoch in range(sessions[0].epoch + 1, cfg.train.epochs + 1):
-                t0 = time.perf_counter()
-                rows = stack.train_epoch(epoch)
-                t1 = time.perf_counter()
-                tests = stack.evaluate(test, cfg.train.eval_batch_size)
-                t2 = time.perf_counter()
-                stack.unstack_into(trainers)
-                for j, s in enumerate(sessions):
-                    if s.record.divergence is None:
-                        s.end_epoch(epoch, rows[j], tests[j], (t1 - t0) / stack.size, (t2 - t1) / stack.size)
-                progress.epoch(epoch, {"runs left": sum(s.record.divergence is None for s in sessions)})
-                if all(s.record.divergence is not None for s in sessions):
-                    break
-            results = [s.result(s.final_train()) for s in sessions]
-    except Exception as e:
-        for s in sessions:
-            s.write_failure(e)
-        raise
-    finally:
-        progress.close()
-        for s in sessions:
-            s.close()
-    for s, result in zip(sessions, results):
-        result["timings"]["stack_size"] = len(sessions)
-        write_json_atomic(s.out_dir / RESULT_FILE, result)
-        s.log_summary(result)
-    return results
-
-
 def run_sweep(
     cfgs: Sequence[DictConfig], out_dirs: Sequence[Path], max_stack: int = 64, labels: Sequence[str] = ()
 ) -> list[Any]:
@@ -237,7 +189,7 @@ def run_sweep(
                 data[key] = load_data(cfg, device)
             train, test = data[key]
             session = open_session(cfg, out, digest, train, device, t_start)
-            session.label = f"[{labels[i]}] " if labels else ""
+            session.label = labels[i] if labels else ""
             opened.setdefault(stack_key(session), []).append((i, session, test))
         except Exception as e:
             outcomes[i] = e
@@ -246,7 +198,7 @@ def run_sweep(
             chunk = members[start : start + max_stack]
             sessions, test = [m[1] for m in chunk], chunk[0][2]
             try:
-                results = train_stack(sessions, test) if len(chunk) > 1 else [train_session(sessions[0], test)]
+                results = train_sessions(sessions, test, StackedTrainer if len(chunk) > 1 else SingleRun)
                 for (i, _, _), result in zip(chunk, results):
                     outcomes[i] = result
             except Exception as e:

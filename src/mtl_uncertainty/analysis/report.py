@@ -133,7 +133,7 @@ def _plain_summary(paired: pd.DataFrame) -> list[str]:
         f"- {r.cell}, {r.learnable} vs {r.fixed}, test {METRICS[r.metric][0]}: {r.verdict}." for r in clear.itertuples()
     ]
     rest = len(paired) - len(clear) - len(short)
-    if short.size:
+    if len(short):
         out.append(f"- {len(short)} of {len(paired)} comparisons have fewer than 2 paired seeds: no verdict.")
     if rest:
         every = "Every" if not len(clear) else "Every other"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-RESULT_FILE = "result.json"
+RESULT_FILE = "result.json"  # as mtl_uncertainty.result writes it; not imported, to keep torch out
 METRICS = ("acc_cls3", "acc_cls10", "loss_cls3", "loss_cls10", "loss_recon")
 
 

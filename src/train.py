@@ -1,17 +1,24 @@
 """Train one run, or a sweep with -m: `python src/train.py -m weighting=learnable,fixed recon=true,false`.
 
 Hydra composes the config (conf/), this file hands it to `run`, which writes result.json into
-the job's folder.
+the job's folder. A single run that diverges exits with status 3, as a sweep with a diverged run
+does; in a sweep, a run's failure is recorded in its folder and summarised when the sweep ends.
 """
 
+import logging
 import os
+import sys
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
+from mtl_uncertainty.job_folder import JobLocked
+from mtl_uncertainty.ops.jobs import run_job
+from mtl_uncertainty.ops.sweep import DIVERGED_EXIT_CODE
 from mtl_uncertainty.run import run
 
 # Launchers that start fresh Python processes (submitit, SLURM) find the package uninstalled too.
@@ -21,10 +28,28 @@ if _src not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
-def main(cfg: DictConfig) -> None:
+def main(cfg: DictConfig) -> object:
     cfg.data.root = to_absolute_path(cfg.data.root)
-    run(cfg, Path(HydraConfig.get().runtime.output_dir))
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        return run_job(cfg, out_dir)
+    try:
+        result = run(cfg, out_dir)
+    except JobLocked as e:
+        print(e, file=sys.stderr)
+        return None
+    if result["status"] == "diverged":
+        step = (result.get("divergence") or {}).get("step")
+        print(
+            f"The run in {out_dir} diverged at step {step} (a NaN or infinite loss; see 'divergence' in its "
+            f"result.json). Exit status {DIVERGED_EXIT_CODE}.",
+            file=sys.stderr,
+        )
+        raise SystemExit(DIVERGED_EXIT_CODE)
+    return None
 
 
 if __name__ == "__main__":
+    logging.captureWarnings(True)
     main()

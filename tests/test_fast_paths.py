@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from mtl_uncertainty.run import run
-from mtl_uncertainty.stacked import run_sweep
+from mtl_uncertainty.run import run, run_many
+from mtl_uncertainty.weighting import WEIGHTINGS
 from tests.conftest import compose_cfg, run_cli, tiny_overrides
 
 VARIANTS = [
@@ -34,12 +34,11 @@ def assert_same_numbers(a: dict, b: dict, tol: float) -> None:
                 assert math.isclose(value, other, abs_tol=tol), (split, key, value, other)
     ta, tb = a["trajectory"], b["trajectory"]
     assert ta["step"] == tb["step"] and ta["tasks"] == tb["tasks"]
-    for field in ("s", "weight", "loss"):
-        if ta[field] is None:
-            assert tb[field] is None
-            continue
+    assert set(ta["values"]) == set(tb["values"])
+    for name, series in [("loss", ta["loss"]), *ta["values"].items()]:
+        other = tb["loss"] if name == "loss" else tb["values"][name]
         for task in ta["tasks"]:
-            assert np.allclose(ta[field][task], tb[field][task], atol=tol, rtol=1e-4), (field, task)
+            assert np.allclose(series[task], other[task], atol=tol, rtol=1e-4), (name, task)
 
 
 def test_channels_last_gives_the_plain_layouts_numbers(tmp_path: Path, synthetic_root: Path) -> None:
@@ -53,14 +52,48 @@ def test_stacked_runs_give_each_runs_own_numbers(tmp_path: Path, synthetic_root:
     base = [*tiny_overrides(synthetic_root), "train.epochs=2", "speed.channels_last=false"]
     cfgs = [compose_cfg(*base, *v) for v in VARIANTS] + [compose_cfg(*base, "weighting=fixed", "seed=4")]
     alone = [run(c, tmp_path / "alone" / str(i)) for i, c in enumerate(cfgs)]
-    together = run_sweep(cfgs, [tmp_path / "stacked" / str(i) for i in range(len(cfgs))])
+    together = run_many(cfgs, [tmp_path / "stacked" / str(i) for i in range(len(cfgs))])
     for a, b in zip(alone, together):
         assert not isinstance(b, BaseException), b
         assert_same_numbers(a, b, tol=1e-5)
-    assert [r["timings"]["stack_size"] for r in together] == [4, 4, 4, 4, 1]  # fixed weighting stacks apart
+    # recon=false runs (no decoder work) and other methods stack apart
+    assert [r["timings"]["stack_size"] for r in together] == [3, 1, 3, 3, 1]
     assert json.loads((tmp_path / "stacked" / "2" / "result.json").read_text())["config"]["weighting"]["form"] == (
         "kendall"
     )
+
+
+STACKABLE = sorted({n for n, m in WEIGHTINGS.items() if m.stackable} - {"single"}) + ["single_cls10"]
+
+
+@pytest.mark.parametrize("option", STACKABLE)
+def test_every_stackable_method_stacked_equals_alone_with_non_default_settings(
+    tmp_path: Path, synthetic_root: Path, option: str
+) -> None:
+    """Each run of a stack follows its own seed, random draws, epoch hooks and the method's lr and weight decay."""
+    base = [*tiny_overrides(synthetic_root), "train.epochs=3", "speed.channels_last=false", f"weighting={option}"]
+    if "lr" in compose_cfg(*base).weighting:
+        base += ["weighting.lr=0.01", "weighting.weight_decay=0.05"]
+    cfgs = [compose_cfg(*base, f"seed={seed}") for seed in (0, 1)]
+    alone = [run(c, tmp_path / "alone" / str(i)) for i, c in enumerate(cfgs)]
+    together = run_many(cfgs, [tmp_path / "stacked" / str(i) for i in range(len(cfgs))])
+    for a, b in zip(alone, together):
+        assert not isinstance(b, BaseException), b
+        assert b["timings"]["stack_size"] == 2
+        assert_same_numbers(a, b, tol=1e-5)
+    if "lr" in cfgs[0].weighting:  # a mutant that drops the method's own lr or weight decay would not move s
+        default = run(compose_cfg(*base[:-2], "seed=0"), tmp_path / "default")
+        first = next(iter(default["trajectory"]["values"]))
+        task = default["trajectory"]["tasks"][0]
+        assert default["trajectory"]["values"][first][task][-1] != together[0]["trajectory"]["values"][first][task][-1]
+
+
+def test_a_method_that_cannot_stack_trains_alone_in_a_sweep(tmp_path: Path, synthetic_root: Path) -> None:
+    base = [*tiny_overrides(synthetic_root), "weighting=gradnorm"]
+    cfgs = [compose_cfg(*base, f"seed={seed}") for seed in (0, 1)]
+    together = run_many(cfgs, [tmp_path / str(i) for i in range(2)])
+    assert [r["timings"]["stack_size"] for r in together] == [1, 1]
+    assert together[0]["final"] == run(cfgs[0], tmp_path / "alone")["final"]
 
 
 @pytest.mark.slow
@@ -84,8 +117,8 @@ def test_a_stacked_sweep_writes_what_the_sequential_sweep_writes_and_resumes(
         a = json.loads((tmp_path / "seq" / name / "result.json").read_text())
         b = json.loads((tmp_path / "stk" / name / "result.json").read_text())
         assert_same_numbers(a, b, tol=1e-4)  # channels-last alone vs plain layout stacked
-        killed_stack = "weighting=learnable" in str(name)  # the first stack: killed in its second epoch
-        assert b["resumed_at_epochs"] == ([1] if killed_stack else []) and b["timings"]["stack_size"] == 4
+        killed_stack = "weighting=learnable/recon=true" in str(name)  # the first stack: killed in its second epoch
+        assert b["resumed_at_epochs"] == ([1] if killed_stack else []) and b["timings"]["stack_size"] == 2
         assert (tmp_path / "stk" / name / ".hydra" / "config.yaml").exists()
 
 
@@ -98,6 +131,6 @@ def test_cuda_graphs_and_stacks_give_the_eager_numbers_on_a_gpu(tmp_path: Path, 
     assert_same_numbers(eager, graphed, tol=1e-4)
     cfgs = [compose_cfg(*base, *v) for v in VARIANTS]
     alone = [run(c, tmp_path / "alone" / str(i)) for i, c in enumerate(cfgs)]
-    together = run_sweep(cfgs, [tmp_path / "stacked" / str(i) for i in range(len(cfgs))])
+    together = run_many(cfgs, [tmp_path / "stacked" / str(i) for i in range(len(cfgs))])
     for a, b in zip(alone, together):
         assert_same_numbers(a, b, tol=1e-4)

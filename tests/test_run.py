@@ -35,7 +35,7 @@ def test_the_two_by_two_grid_writes_four_valid_results(tmp_path: Path, synthetic
     for name in found:
         r = load(sweep / name / "result.json")
         learnable, recon = "learnable" in name, "recon=true" in name
-        assert r["status"] == "completed" and r["schema"] == 1
+        assert r["status"] == "completed" and r["schema"] == 2
         assert r["config"]["weighting"]["name"] == ("learnable" if learnable else "fixed")
         assert r["config"]["recon"] is recon
         cell = name.split("/")[:2]
@@ -49,14 +49,16 @@ def test_the_two_by_two_grid_writes_four_valid_results(tmp_path: Path, synthetic
         traj = r["trajectory"]
         assert traj["step"] == [1, 2, 3, 4]
         assert traj["tasks"] == (["cls3", "cls10", "recon"] if recon else ["cls3", "cls10"])
+        values = traj["values"]
         if learnable:
+            assert set(values) == {"s", "sigma", "weight", "s_eq"}
             for task in traj["tasks"]:
-                s, sigma = traj["s"][task], traj["sigma"][task]
+                s, sigma = values["s"][task], values["sigma"][task]
                 assert all(math.isclose(sg, math.exp(v / 2), rel_tol=1e-4) for v, sg in zip(s, sigma))
-                assert all(math.isclose(w, 0.5 * math.exp(-v), rel_tol=1e-4) for v, w in zip(s, traj["weight"][task]))
+                assert all(math.isclose(w, 0.5 * math.exp(-v), rel_tol=1e-4) for v, w in zip(s, values["weight"][task]))
             assert 0.2 <= traj["initial"]["s"]["cls3"] <= 1.0
         else:
-            assert traj["s"] is None and all(w == 1.0 for w in traj["weight"]["cls3"])
+            assert set(values) == {"weight"} and all(w == 1.0 for w in values["weight"]["cls3"])
         assert set(r["timings"]) == {"startup_s", "train_s", "eval_s", "total_s", "stack_size"}
 
 

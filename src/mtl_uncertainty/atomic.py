@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import faults
+from .ops import faults
 
 
 def write_atomic(path: Path, data: bytes) -> None:

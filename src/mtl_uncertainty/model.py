@@ -86,6 +86,10 @@ class MultiTaskNet(nn.Module):
             nn.Tanh(),
         )
 
+    def last_shared_layer(self) -> nn.Conv2d:
+        """The encoder's last layer with weights: where GradNorm measures each task's gradient."""
+        return [m for m in self.encoder if isinstance(m, nn.Conv2d)][-1]
+
     def forward(self, x: Tensor, reconstruct: bool = True) -> Outputs:
         z = self.encoder(x)
         return Outputs(self.head3(z), self.head10(z), self.decoder(z) if reconstruct else None)

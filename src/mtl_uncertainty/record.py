@@ -1,7 +1,7 @@
-"""What a run remembers as it trains: per-epoch history and the trajectory of every s_i.
+"""What a run remembers as it trains: per-epoch history and the trajectory of its method's values.
 
 Fed once per epoch with the step rows the training loop read back, so recording costs the loop
-nothing; the same record serves the sequential and the stacked training paths.
+nothing; the same record serves the run trained alone and the stacked training path.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from .engine import COLUMN, epoch_train_metrics
 from .tasks import TASKS
+from .training.steps import StepLayout, epoch_train_metrics
 
 
-def _rounded(values: np.ndarray) -> list[float]:
-    """Six significant digits: enough for plots, a third of the JSON size."""
-    return [float(f"{v:.6g}") for v in values.tolist()]
+def _rounded(values: np.ndarray) -> list[float | None]:
+    """Six significant digits: enough for plots, a third of the JSON size (non-finite: null)."""
+    return [float(f"{v:.6g}") if np.isfinite(v) else None for v in values.tolist()]
 
 
 def _text(value: float) -> float | str:
@@ -32,9 +32,9 @@ class RunRecord:
 
     active: tuple[bool, ...]
     every: int
-    has_log_vars: bool
-    initial_s: list[float] | None
-    initial_weights: list[float]
+    layout: StepLayout
+    labels: dict[str, str]  # recorded value name → what it is
+    initial: dict[str, list[float]]  # recorded value name → per task (TASKS order), before the first step
     history: list[dict[str, Any]] = field(default_factory=list)
     divergence: dict[str, Any] | None = None
     _rows: list[np.ndarray] = field(default_factory=list)
@@ -45,22 +45,33 @@ class RunRecord:
     def tasks(self) -> list[str]:
         return [t for t, on in zip(TASKS, self.active) if on]
 
-    def add_epoch(self, epoch: int, rows: np.ndarray, test: dict[str, Any], seconds: dict[str, float]) -> bool:
-        """Record one epoch; False (and `divergence` set) if a loss was NaN or infinite."""
+    def _loss_names(self) -> list[str]:
+        return [f"loss_{t}" for t in self.tasks]
+
+    def _values(self, row: np.ndarray) -> dict[str, dict[str, float | str]]:
+        return {
+            name: {t: _text(float(row[self.layout.column[f"{name}_{t}"]])) for t in self.tasks}
+            for name in self.layout.recorded
+        }
+
+    def add_epoch(
+        self, epoch: int, rows: np.ndarray, evals: dict[str, dict[str, Any]], seconds: dict[str, float]
+    ) -> bool:
+        """Record one epoch (`evals`: split → metrics); False (and `divergence` set) if a loss was not finite."""
+        col = self.layout.column
         first = self._last_step
         steps = np.arange(first + 1, first + len(rows) + 1)
-        losses = rows[:, [COLUMN["loss_total"], *(COLUMN[f"loss_{t}"] for t in self.tasks)]]
+        losses = rows[:, [col["loss_total"], *(col[f"loss_{t}"] for t in self.tasks)]]
         bad = np.flatnonzero(~np.isfinite(losses).all(axis=1))
         if bad.size:
             i = int(bad[0])
-            prev = rows[i - 1] if i > 0 else None
             self.divergence = {
                 "epoch": epoch,
                 "step": int(steps[i]),
                 "losses": {
-                    n: _text(float(rows[i, COLUMN[n]])) for n in ("loss_total", *(f"loss_{t}" for t in self.tasks))
+                    n: _text(float(rows[i, col[n]])) for n in ("loss_total", *(f"loss_{t}" for t in self.tasks))
                 },
-                "s": self._s_before(prev),
+                "values": self._values_before(rows[i - 1] if i > 0 else None),
             }
             rows, steps = rows[:i], steps[:i]
         keep = steps % self.every == 0
@@ -69,15 +80,13 @@ class RunRecord:
         self._last_step = first + len(rows)
         if bad.size:
             return False
-        last = rows[-1]
         self.history.append(
             {
                 "epoch": epoch,
                 "step": self._last_step,
-                "train": self._active_only(epoch_train_metrics(rows)),
-                "test": test,
-                "s": {t: float(last[COLUMN[f"s_{t}"]]) for t in self.tasks} if self.has_log_vars else None,
-                "weight": {t: float(last[COLUMN[f"weight_{t}"]]) for t in self.tasks},
+                "train": self._active_only(epoch_train_metrics(rows, self.layout)),
+                **evals,
+                "values": self._values(rows[-1]),
                 "seconds": seconds,
             }
         )
@@ -98,14 +107,16 @@ class RunRecord:
         self._steps = [s.numpy() for s in state["steps"]]
         self._last_step = int(state["last_step"])
 
-    def _s_before(self, prev: np.ndarray | None) -> dict[str, float | str] | None:
-        if not self.has_log_vars:
-            return None
-        if prev is None and self.history:
-            return {t: self.history[-1]["s"][t] for t in self.tasks}
-        if prev is None:
-            return {t: self.initial_s[TASKS.index(t)] for t in self.tasks}
-        return {t: _text(float(prev[COLUMN[f"s_{t}"]])) for t in self.tasks}
+    def _values_before(self, prev: np.ndarray | None) -> dict[str, dict[str, float | str]]:
+        """The method's values the diverging step started from."""
+        if prev is not None:
+            return self._values(prev)
+        if self.history:
+            return self.history[-1]["values"]
+        return {name: {t: self.initial[name][TASKS.index(t)] for t in self.tasks} for name in self.layout.recorded}
+
+    def _initial(self, name: str) -> dict[str, float | None]:
+        return {t: finite(self.initial[name][TASKS.index(t)]) for t in self.tasks}
 
     def _active_only(self, metrics: dict[str, float]) -> dict[str, float | None]:
         return {
@@ -114,26 +125,28 @@ class RunRecord:
         }
 
     def trajectory(self) -> dict[str, Any]:
-        """s_i, σ_i = exp(s_i / 2), effective weight and batch loss of each task per recorded step."""
-        rows = np.concatenate(self._rows) if self._rows else np.empty((0, len(COLUMN)))
+        """Per recorded step: each task's batch loss and each of the method's recorded values."""
+        rows = np.concatenate(self._rows) if self._rows else np.empty((0, self.layout.width))
         steps = np.concatenate(self._steps) if self._steps else np.empty(0, dtype=int)
+        col = self.layout.column
 
-        def per_task(prefix: str, fn=lambda a: a) -> dict[str, list[float]]:
-            return {t: _rounded(fn(rows[:, COLUMN[f"{prefix}_{t}"]].astype(np.float64))) for t in self.tasks}
+        def per_task(prefix: str) -> dict[str, list[float | None]]:
+            return {t: _rounded(rows[:, col[f"{prefix}_{t}"]].astype(np.float64)) for t in self.tasks}
 
-        s_init = None
-        if self.has_log_vars:
-            s_init = {t: self.initial_s[TASKS.index(t)] for t in self.tasks}
         return {
             "every": self.every,
             "tasks": self.tasks,
-            "initial": {
-                "s": s_init,
-                "weight": {t: self.initial_weights[TASKS.index(t)] for t in self.tasks},
-            },
             "step": steps.tolist(),
-            "s": per_task("s") if self.has_log_vars else None,
-            "sigma": per_task("s", lambda a: np.exp(a / 2)) if self.has_log_vars else None,
-            "weight": per_task("weight"),
             "loss": per_task("loss"),
+            "values": {name: per_task(name) for name in self.layout.recorded},
+            "labels": dict(self.labels),
+            "initial": {
+                name: {t: finite(self.initial[name][TASKS.index(t)]) for t in self.tasks}
+                for name in self.layout.recorded
+            },
         }
+
+
+def finite(value: float) -> float | None:
+    """The value, or None when it is NaN or infinite (unknown before training, e.g. a loss-dependent value)."""
+    return value if np.isfinite(value) else None

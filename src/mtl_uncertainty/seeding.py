@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-STREAMS = ("model", "sigma", "data")
+STREAMS = ("model", "sigma", "data", "weighting")
 
 
 def stream_seed(seed: int, stream: str, *keys: int) -> int:

@@ -27,6 +27,11 @@ def active_tasks(recon: bool) -> tuple[bool, ...]:
     return (True, True, recon)
 
 
+def task_names(active: tuple[bool, ...]) -> list[str]:
+    """The names of the tasks that are on."""
+    return [t for t, on in zip(TASKS, active) if on]
+
+
 def three_class_labels(digits: Tensor) -> Tensor:
     """Map digit labels to the 3-class task: 2 → 0, 6 → 1, anything else → 2."""
     labels = torch.full_like(digits, 2)

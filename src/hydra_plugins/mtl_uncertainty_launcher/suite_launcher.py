@@ -1,10 +1,11 @@
 """The suite's Hydra launcher (`hydra/launcher=suite`, the default).
 
-Checks every job of a sweep before any runs (config values, data, output folder), then runs the
+Checks every job of a batch before any runs (config values, data, output folder), then runs the
 jobs: one after another (the reference path, and the fast one on a CPU), or, with a GPU, the
-jobs that can share one stacked network together (`stack: auto`; see mtl_uncertainty.stacked).
-Either way each job gets its own folder, `.hydra/` record and result.json. At the end it names
-every run that failed or diverged.
+jobs that can share one stacked network together (`stack: auto`; see mtl_uncertainty.training.stacked).
+Either way each job gets its own folder, `.hydra/` record and result.json. A job that fails, even
+while Hydra saves its config (a full disk), is logged with its folder and recorded as failed; the
+other jobs go on, and the sweep's end-of-run callbacks summarise and report every job.
 """
 
 import logging
@@ -53,9 +54,8 @@ class SuiteLauncher(Launcher):
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        from mtl_uncertainty.preflight import check_jobs, task_config
-        from mtl_uncertainty.run import resolve_device
-        from mtl_uncertainty.sweep import summarize
+        from mtl_uncertainty.devices import resolve_device
+        from mtl_uncertainty.ops.preflight import check_jobs, task_config
 
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
         setup_globals()
@@ -73,36 +73,53 @@ class SuiteLauncher(Launcher):
 
         on_gpu = any(resolve_device(t.device).type == "cuda" for t in tasks)
         if self.stack == "on" or (self.stack == "auto" and on_gpu):
-            runs = self._launch_stacked(configs, tasks)
-        else:
-            runs = self._launch_one_by_one(configs, labels)
-        failed = [r for r in runs if r.status is JobStatus.FAILED]
-        summarize(sweep_dir, failed=[(r.hydra_cfg.hydra.runtime.output_dir, r._return_value) for r in failed])
-        return runs
+            return self._launch_stacked(configs, tasks)
+        return self._launch_one_by_one(configs, labels)
 
     def _launch_one_by_one(self, configs: list[DictConfig], labels: list[str]) -> list[JobReturn]:
         log.info(f"Launching {len(configs)} jobs locally")
         runs = []
         for cfg, label in zip(configs, labels):
             log.info(f"\t#{cfg.hydra.job.num} : {label}")
-            runs.append(
-                run_job(
+            try:
+                ret = run_job(
                     hydra_context=self.hydra_context,
                     task_function=self.task_function,
                     config=cfg,
                     job_dir_key="hydra.sweep.dir",
                     job_subdir_key="hydra.sweep.subdir",
                 )
-            )
+            except OSError as e:  # Hydra could not save the job's config (a full disk): record it, go on
+                ret = self._failed(cfg, e)
+            runs.append(ret)
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         return runs
 
+    def _failed(self, cfg: DictConfig, error: BaseException) -> JobReturn:
+        out_dir = Path(str(cfg.hydra.sweep.dir)) / str(OmegaConf.select(cfg, "hydra.sweep.subdir"))
+        log.error("%s could not start: %s: %s", out_dir, type(error).__name__, error)
+        return self._job_return(cfg, cfg, {"status": "failed", "job_dir": str(out_dir), "error": str(error)})
+
+    @staticmethod
+    def _job_return(cfg: DictConfig, task: DictConfig, value: object) -> JobReturn:
+        ret = JobReturn(
+            overrides=list(cfg.hydra.overrides.task),
+            cfg=task,
+            hydra_cfg=cfg,
+            working_dir=os.getcwd(),
+            task_name=str(cfg.hydra.job.name),
+        )
+        ret.status = JobStatus.COMPLETED  # failures are recorded in the job's folder, and summarised at the end
+        ret.return_value = value
+        return ret
+
     def _launch_stacked(self, configs: list[DictConfig], tasks: list[DictConfig]) -> list[JobReturn]:
         """Train the jobs together where they stack; record each job as Hydra's run_job would."""
-        from mtl_uncertainty.stacked import run_sweep
+        from mtl_uncertainty.ops.jobs import job_value
+        from mtl_uncertainty.run import run_many
 
         log.info(f"Launching {len(configs)} jobs, stacking those that share a shape (at most {self.max_stack})")
-        out_dirs, names = [], []
+        out_dirs, names, startable = [], [], []
         for cfg, task in zip(configs, tasks):
             names.append(str(OmegaConf.select(cfg, "hydra.sweep.subdir")))
             out_dir = Path(str(cfg.hydra.sweep.dir)) / names[-1]
@@ -110,22 +127,33 @@ class SuiteLauncher(Launcher):
                 cfg.hydra.runtime.output_dir = str(out_dir.resolve())
             with open_dict(task):
                 task.data.root = str(Path(task.data.root).resolve())
-            if cfg.hydra.output_subdir is not None:
-                _save_config(task, "config.yaml", out_dir / str(cfg.hydra.output_subdir))
-                _save_config(cfg, "hydra.yaml", out_dir / str(cfg.hydra.output_subdir))
-                _save_config(cfg.hydra.overrides.task, "overrides.yaml", out_dir / str(cfg.hydra.output_subdir))
+            try:
+                if cfg.hydra.output_subdir is not None:
+                    _save_config(task, "config.yaml", out_dir / str(cfg.hydra.output_subdir))
+                    _save_config(cfg, "hydra.yaml", out_dir / str(cfg.hydra.output_subdir))
+                    _save_config(cfg.hydra.overrides.task, "overrides.yaml", out_dir / str(cfg.hydra.output_subdir))
+                startable.append(True)
+            except OSError as e:
+                log.error("%s could not start: %s: %s", out_dir, type(e).__name__, e)
+                startable.append(False)
             out_dirs.append(out_dir)
-        outcomes = run_sweep(tasks, out_dirs, self.max_stack, names)
-        runs = []
-        for cfg, task, outcome in zip(configs, tasks, outcomes):
-            ret = JobReturn(
-                overrides=list(cfg.hydra.overrides.task),
-                cfg=task,
-                hydra_cfg=cfg,
-                working_dir=os.getcwd(),
-                task_name=str(cfg.hydra.job.name),
+        chosen = [i for i, ok in enumerate(startable) if ok]
+        outcomes = dict(
+            zip(
+                chosen,
+                run_many(
+                    [tasks[i] for i in chosen],
+                    [out_dirs[i] for i in chosen],
+                    self.max_stack,
+                    [names[i] for i in chosen],
+                ),
             )
-            ret.status = JobStatus.FAILED if isinstance(outcome, BaseException) else JobStatus.COMPLETED
-            ret.return_value = outcome
-            runs.append(ret)
+        )
+        runs = []
+        for i, (cfg, task) in enumerate(zip(configs, tasks)):
+            if i in outcomes:
+                value = job_value(task, out_dirs[i], outcomes[i])
+            else:
+                value = {"status": "failed", "job_dir": str(out_dirs[i]), "error": "its config could not be saved"}
+            runs.append(self._job_return(cfg, task, value))
         return runs

@@ -1,62 +1,57 @@
-"""The training loop: steps on device-resident data, metrics kept on the device.
+"""Training one network: steps on device-resident data, metrics kept on the device.
 
-Each step writes one row of `STEP_FIELDS` into a buffer on the device; the buffer is read back
-once per epoch, so the loop never waits on the host inside an epoch.
+Each step writes one row (see `steps.StepLayout`) into a buffer on the device; the buffer is read
+back once per epoch, so the loop never waits on the host inside an epoch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from . import faults
+from ..data import Split, epoch_order, steps_per_epoch
+from ..ops import faults
+from ..seeding import generator
+from ..tasks import TASKS, correct_counts, task_losses
+from ..weighting import Weighting
 from .cuda_graphs import CudaGraphSteps
-from .data import Split, epoch_order, steps_per_epoch
-from .seeding import generator
-from .tasks import TASKS, correct_counts, task_losses
-from .weighting import Objective, Weighting
-
-STEP_FIELDS: tuple[str, ...] = (
-    "loss_total",
-    *(f"loss_{t}" for t in TASKS),
-    "acc_cls3",
-    "acc_cls10",
-    *(f"s_{t}" for t in TASKS),
-    *(f"weight_{t}" for t in TASKS),
-    "batch_size",
-)
-"""One row per training step: the minimised total, each task's batch loss, the classifiers'
-batch accuracy, then each task's s and effective weight after the step's update (s is NaN for
-methods without one), and the batch size."""
-
-COLUMN = {name: i for i, name in enumerate(STEP_FIELDS)}
+from .steps import StepLayout, eval_metrics, step_row
 
 
-def make_optimizer(
-    model: nn.Module, weighting: nn.Module, lr: float, eps: float, weighting_cfg: Any, capturable: bool = False
+def make_adam(
+    model_params: Sequence[Tensor],
+    weighting_groups: Sequence[Mapping[str, Any]],
+    named: Mapping[str, Tensor],
+    lr: float,
+    eps: float,
+    capturable: bool = False,
 ) -> torch.optim.Adam:
-    """Adam over the network, with its own learning rate and weight decay for any learnable s.
+    """Adam over the network, plus the weighting method's groups (parameter names → `named` tensors).
 
     `capturable` keeps Adam's step count on the device and uses the fused kernel, as replaying
     steps from CUDA graphs needs.
     """
-    groups = [{"params": list(model.parameters())}]
-    extra = list(weighting.parameters())
-    if extra:
-        groups.append({"params": extra, "lr": weighting_cfg.lr, "weight_decay": weighting_cfg.weight_decay})
+    groups = [{"params": list(model_params)}]
+    groups += [{**g, "params": [named[n] for n in g["params"]]} for g in weighting_groups]
     if capturable:
         return torch.optim.Adam(groups, lr=lr, eps=eps, capturable=True, fused=True)
     return torch.optim.Adam(groups, lr=lr, eps=eps)
 
 
+def make_optimizer(model: nn.Module, weighting: Weighting, lr: float, eps: float, capturable: bool) -> torch.optim.Adam:
+    """Adam for one run: its network and its weighting method's parameters."""
+    named = dict(weighting.named_parameters())
+    return make_adam(list(model.parameters()), weighting.optimizer_groups(), named, lr, eps, capturable)
+
+
 @dataclass
 class Trainer:
-    """Trains one network with one weighting on one device."""
+    """Trains one network with one weighting method on one device."""
 
     model: nn.Module
     weighting: Weighting
@@ -70,39 +65,54 @@ class Trainer:
     error_step: int | None = None  # fault injection: this global step raises
     graphs: CudaGraphSteps | None = None
     on_step: Callable[[], None] | None = None  # called after every step, e.g. to move a progress bar
+    layout: StepLayout = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.layout = StepLayout(tuple(self.weighting.recorded))
+        self.weighting.bind(self.model)
+        self._step_index = torch.arange(self.steps_per_epoch, device=self.train.images.device)
 
     @property
     def steps_per_epoch(self) -> int:
         return steps_per_epoch(len(self.train), self.batch_size)
 
-    def step(self, idx: Tensor, poison: bool = False) -> Tensor:
-        """One optimisation step on the training images `idx`; its `STEP_FIELDS` row, on the device."""
+    def step(self, idx: Tensor, i: Tensor, poison: bool = False) -> Tensor:
+        """One optimisation step on the training images `idx` (step `i` of the epoch); its row, on the device."""
         x, y3, y10 = self.train.batch(idx)
         if poison:
             x = x * float("nan")
         x = x.contiguous(memory_format=self.memory_format)
         out = self.model(x, reconstruct=self.reconstruct)
         losses = task_losses(out, x, y3, y10)
-        objective = self.weighting(losses)
+        total = self.weighting(losses, i)
         self.optimizer.zero_grad(set_to_none=True)
-        objective.total.backward()
+        total.backward()
         self.optimizer.step()
+        self.weighting.after_step()
         with torch.no_grad():
-            after = self.weighting(losses.detach())  # s and weights after this step's update
-        return step_row(objective.total, losses, correct_counts(out, y3, y10), after, x.shape[0])
+            recorded = self.weighting.record(losses.detach(), i)
+        return step_row(total, losses, correct_counts(out, y3, y10), recorded, x.shape[0])
 
     def use_cuda_graphs(self) -> None:
         """Replay every step from CUDA graphs from now on (call after any checkpoint is loaded)."""
         shapes = [(self.batch_size,), (len(self.train) - (self.steps_per_epoch - 1) * self.batch_size,)]
         state = [*self.model.parameters(), *self.model.buffers(), *self.weighting.parameters()]
+        state += list(self.weighting.buffers())
         self.graphs = CudaGraphSteps(self.step, shapes, state, self.optimizer, self.train.images.device)
+
+    @torch.no_grad()
+    def set_weighting_buffers(self, values: Mapping[str, Tensor]) -> None:
+        """Write new values into the weighting method's buffers, in place (CUDA graphs hold their addresses)."""
+        buffers = dict(self.weighting.named_buffers())
+        for name, value in values.items():
+            buffers[name].copy_(value)
 
     def train_epoch(self, epoch: int) -> np.ndarray:
         """One pass over the training set in the epoch's seeded order; the step rows, on the host."""
         self.model.train()
         device = self.train.images.device
         order = epoch_order(len(self.train), generator(self.seed, "data", epoch), device)
-        rows = torch.empty(self.steps_per_epoch, len(STEP_FIELDS), device=device)
+        rows = torch.empty(self.steps_per_epoch, self.layout.width, device=device)
         first = (epoch - 1) * self.steps_per_epoch
         for i in range(self.steps_per_epoch):
             faults.hit("step")
@@ -111,9 +121,9 @@ class Trainer:
                 raise faults.InjectedFault(f"injected failure at step {step}")
             idx = order[i * self.batch_size : (i + 1) * self.batch_size]
             if self.graphs is not None and step != self.poison_step:
-                rows[i] = self.graphs(idx)
+                rows[i] = self.graphs(idx, self._step_index[i])
             else:
-                rows[i] = self.step(idx, poison=step == self.poison_step)
+                rows[i] = self.step(idx, self._step_index[i], poison=step == self.poison_step)
             if self.on_step is not None:
                 self.on_step()
         return rows.cpu().numpy()
@@ -129,28 +139,3 @@ class Trainer:
             sums += torch.cat((task_losses(out, x, y3, y10) * x.shape[0], correct_counts(out, y3, y10)))
         self.model.train()
         return eval_metrics(sums / len(split), self.reconstruct)
-
-
-def step_row(total: Tensor, losses: Tensor, correct: Tensor, after: Objective, batch_size: int) -> Tensor:
-    """A step's `STEP_FIELDS` row (works per run inside `torch.func.vmap` too)."""
-    n = torch.full_like(total.detach()[None], batch_size)
-    return torch.cat((total.detach()[None], losses.detach(), correct / n, after.log_vars, after.weights, n))
-
-
-def eval_metrics(mean: Tensor, reconstruct: bool) -> dict[str, float | None]:
-    """Named metrics from the means (task losses, then the two accuracies) of an evaluation."""
-    values = mean.tolist()
-    metrics: dict[str, float | None] = {f"loss_{t}": v for t, v in zip(TASKS, values)}
-    metrics["acc_cls3"], metrics["acc_cls10"] = values[len(TASKS)], values[len(TASKS) + 1]
-    if not reconstruct:
-        metrics["loss_recon"] = None
-    return metrics
-
-
-def epoch_train_metrics(rows: np.ndarray) -> dict[str, float]:
-    """Running training metrics of one epoch (batch-size-weighted means of its step rows)."""
-    n = rows[:, COLUMN["batch_size"]].astype(np.float64)
-    out = {}
-    for name in ("loss_total", *(f"loss_{t}" for t in TASKS), "acc_cls3", "acc_cls10"):
-        out[name] = float(np.dot(rows[:, COLUMN[name]].astype(np.float64), n) / n.sum())
-    return out

@@ -1,0 +1,89 @@
+"""A run's folder: proving it is writable, clearing half-written files, and locking it while it trains."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from pathlib import Path
+
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+
+LOCK_FILE = ".lock"
+
+
+class JobLocked(RuntimeError):
+    """Another process is training this run now; this process leaves it alone."""
+
+
+def writable_target(path: str | Path) -> None:
+    """Raise InputError unless `path` exists as a writable folder or could be created; creates nothing."""
+    path = Path(path).absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    problem = None
+    if not existing.is_dir():
+        problem = f"{existing} is a file, not a folder"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} is not writable"
+    if problem:
+        raise InputError(
+            f"Cannot write results to {path} ({problem}). Choose a writable folder with "
+            "hydra.sweep.dir=DIR for a sweep or hydra.run.dir=DIR for one run; nothing was run."
+        )
+
+
+def prepare_output_dir(path: str | Path) -> Path:
+    """Create `path` and prove it is writable, or raise InputError saying how to fix it."""
+    path = Path(path)
+    writable_target(path)
+    probe = path / f".write-test-{time.time_ns()}"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise InputError(
+            f"Cannot write results to {path} ({e.strerror or e}). Choose a writable folder with "
+            "hydra.sweep.dir=DIR for a sweep or hydra.run.dir=DIR for one run; nothing was run."
+        ) from e
+    return path
+
+
+def remove_leftovers(out_dir: Path) -> None:
+    """Delete the temporary files of writes a killed process left half done."""
+    for leftover in out_dir.glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
+
+
+class JobLock:
+    """An exclusive lock on a job folder while one process trains it (released on exit, even on SIGKILL)."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> JobLock:
+        """Take the lock, or raise JobLocked naming the process that holds it."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise JobLocked(
+                f"{self.path.parent} is being trained by another process (pid {holder}); this process skips it. "
+                "Run the command again after that process ends to pick up its result."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

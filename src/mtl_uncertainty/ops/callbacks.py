@@ -1,0 +1,120 @@
+"""Hydra callbacks (configured under hydra.callbacks in conf/config.yaml).
+
+Hydra turns an exception raised in a callback into a warning and carries on, so these end the
+process themselves (SystemExit) where they must stop it. Every sweep, whatever launcher runs it,
+starts with the preflight and ends with the report and the summary; a run's failure is recorded
+in its folder and never cuts the sweep short.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from ..errors import InputError
+from ..job_folder import writable_target
+from .preflight import check_jobs, compose_jobs, empty_sweep, sweep_job_overrides, task_config
+from .sweep import summarize
+
+log = logging.getLogger(__name__)
+
+EXPECTED_JOBS: dict[str, list[Path]] = {}
+"""The job folders of each sweep this process started, as the preflight composed them (basic sweeper)."""
+
+
+def _or_exit(check: Callable[[], object]) -> None:
+    """Run `check`; on any failure print one paragraph and exit with 1, before anything is written."""
+    try:
+        check()
+    except InputError as e:
+        print(e, file=sys.stderr)
+        raise SystemExit(1) from e
+    except Exception as e:  # a check that broke is still a refusal: nothing may run on unchecked input
+        print(
+            f"The checks before the run could not finish ({type(e).__name__}: {e}). Nothing was run or "
+            "written; fix the cause above and run the command again.",
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from e
+
+
+def _job_labels(jobs: list[list[str]]) -> list[str]:
+    return [" ".join(j) for j in jobs]
+
+
+class Preflight(Callback):
+    """Check every job's config, the device, the data and the output folder before Hydra writes anything."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _or_exit(lambda: check_jobs([task_config(config)], [""], Path(config.hydra.run.dir)))
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _or_exit(lambda: self._check_sweep(config))
+
+    @staticmethod
+    def _check_sweep(config: DictConfig) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        jobs = sweep_job_overrides(config)
+        if jobs is None:  # another sweeper: its jobs are checked as it launches them
+            check_jobs([task_config(config)], [""], sweep_dir)
+            return
+        if not jobs:
+            raise empty_sweep(config)
+        composed = compose_jobs(config, jobs)
+        check_jobs([task_config(c) for c in composed], _job_labels(jobs), sweep_dir)
+        writable_target(sweep_dir)
+        EXPECTED_JOBS[str(sweep_dir)] = [Path(str(c.hydra.sweep.dir)) / str(c.hydra.sweep.subdir) for c in composed]
+
+
+class SweepReport(Callback):
+    """Write the analysis report into <sweep>/report/ when a sweep ends (never fails the sweep)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if not self.enabled:
+            return
+        from ..analysis import NoRunsError, make_report
+
+        sweep = Path(config.hydra.sweep.dir)
+        try:
+            report = make_report([sweep], sweep / "report")
+        except NoRunsError as e:
+            log.warning("no report: %s", e)
+        except Exception as e:  # the runs are done and saved; a broken report must not hide that
+            log.warning(
+                "the report could not be made (%s: %s); try python analysis/report.py %s", type(e).__name__, e, sweep
+            )
+        else:
+            log.info("report: %s\n%s", report.out_dir / "report.md", report.main_table_text())
+
+
+class SweepStatus(Callback):
+    """End every sweep with one summary line and the exit status: 1 if runs failed, 3 if runs diverged."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = str(config.hydra.sweep.dir)
+        summary = summarize(Path(sweep_dir), EXPECTED_JOBS.get(sweep_dir))
+        code = summary.exit_code()
+        details = summary.details()
+        if code:
+            print(summary.line(), file=sys.stderr)
+            for line in details:
+                print(f"  {line}", file=sys.stderr)
+            if code == 1:
+                print(
+                    "Each failed run's result.json holds its traceback; run the same command again to retry the "
+                    "runs that failed or have no result (finished runs are skipped).",
+                    file=sys.stderr,
+                )
+            raise SystemExit(code)
+        log.info(summary.line())
+        for line in details:
+            log.warning(line)

@@ -1,0 +1,96 @@
+"""Checks made before anything is written: every job's config, the device, the data, the output folder."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+from ..config import ConfigError, validate
+from ..data import data_identity
+from ..devices import resolve_device
+from ..errors import InputError
+from ..job_folder import writable_target
+from ..mnist import idx_count, raw_dir
+
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+def task_config(cfg: DictConfig) -> DictConfig:
+    """A job's config without Hydra's own node: what `run` receives."""
+    task = copy.deepcopy(cfg)
+    with read_write(task), open_dict(task):
+        task.pop("hydra", None)
+    return task
+
+
+def check_jobs(cfgs: Sequence[DictConfig], labels: Sequence[str], out_dir: Path) -> None:
+    """Raise one InputError covering every problem of every job; writes nothing but fetched data."""
+    problems: dict[str, list[str]] = {}
+    for cfg, label in zip(cfgs, labels):
+        try:
+            validate(cfg)
+            resolve_device(cfg.device)
+        except ConfigError as e:
+            problems.setdefault(str(e), []).append(label or "(no overrides)")
+    if problems:
+        raise ConfigError(" ".join(_in_jobs(msg, jobs, len(cfgs)) for msg, jobs in problems.items()))
+    seen = set()
+    for cfg in cfgs:
+        key = (cfg.data.root, cfg.data.verify, cfg.data.download)
+        if key not in seen:
+            seen.add(key)
+            data_identity(cfg)  # fetches what is missing, checks every file
+        n_train = idx_count(raw_dir(cfg.data.root) / "train-images-idx3-ubyte")
+        if cfg.data.val_size >= n_train:
+            raise ConfigError(
+                f"data.val_size={cfg.data.val_size} leaves no training images of the {n_train} under "
+                f"{cfg.data.root}; use a validation split smaller than {n_train}. Nothing was run."
+            )
+        if cfg.train.batch_size > n_train - cfg.data.val_size:
+            raise ConfigError(
+                f"train.batch_size={cfg.train.batch_size} is larger than the {n_train - cfg.data.val_size} training "
+                f"images under {cfg.data.root}; use a batch size of at most {n_train - cfg.data.val_size}. "
+                "Nothing was run."
+            )
+    writable_target(out_dir)
+
+
+def sweep_job_overrides(config: DictConfig) -> list[list[str]] | None:
+    """Each job's overrides, as the basic sweeper will expand them; None for other sweepers."""
+    if OmegaConf.select(config, "hydra.sweeper._target_") != BASIC_SWEEPER:
+        return None
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = [f"{k}={v}" for k, v in (OmegaConf.select(config, "hydra.sweeper.params") or {}).items()]
+    parser = OverridesParser.create(config_loader=GlobalHydra.instance().config_loader())
+    parsed = parser.parse_overrides([*params, *config.hydra.overrides.task])
+    (jobs,) = BasicSweeper.split_arguments(parsed, None)
+    return jobs
+
+
+def compose_jobs(config: DictConfig, jobs: Sequence[Sequence[str]]) -> list[DictConfig]:
+    """The full config (with Hydra's node) each job will run with."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    loader = GlobalHydra.instance().config_loader()
+    return [loader.load_sweep_config(config, list(overrides)) for overrides in jobs]
+
+
+def empty_sweep(config: DictConfig) -> InputError:
+    given = " ".join(config.hydra.overrides.task)
+    return InputError(
+        f"The sweep has no jobs: its overrides ({given or 'none'}) expand to nothing (an empty range or list?). "
+        "Give every swept key at least one value, e.g. seed=range(5); nothing was run."
+    )
+
+
+def _in_jobs(message: str, jobs: list[str], total: int) -> str:
+    if total == 1:
+        return message
+    shown = "; ".join(jobs[:3]) + (f"; and {len(jobs) - 3} more" if len(jobs) > 3 else "")
+    return f"{message} [{len(jobs)} of {total} jobs: {shown}]"

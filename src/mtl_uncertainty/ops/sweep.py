@@ -1,0 +1,148 @@
+"""How a sweep ended: the status of each of its jobs, told once per run, and the summary line.
+
+Each run is counted once by its identity (config hash and data hash): a copy of a job folder
+inside the sweep is named and not counted, and so is any folder that is not one of the sweep's
+jobs. The same summary ends every sweep, whatever launcher ran it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..job_folder import LOCK_FILE
+from ..result_schema import RESULT_FILE
+
+DIVERGED_EXIT_CODE = 3
+FAILED_EXIT_CODE = 1
+
+
+@dataclass
+class SweepSummary:
+    """The jobs of a sweep by how they ended, and the folders that were not counted."""
+
+    sweep_dir: Path
+    by_status: dict[str, list[Path]] = field(default_factory=dict)
+    errors: dict[Path, str] = field(default_factory=dict)  # failed job → its error in one line
+    not_counted: dict[Path, str] = field(default_factory=dict)  # folder → why it is not counted
+
+    def names(self, status: str) -> list[str]:
+        return [self.name(p) for p in self.by_status.get(status, [])]
+
+    def name(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.sweep_dir)) or "."
+        except ValueError:
+            return str(path)
+
+    def count(self, status: str) -> int:
+        return len(self.by_status.get(status, []))
+
+    @property
+    def total(self) -> int:
+        return sum(len(v) for v in self.by_status.values())
+
+    def line(self) -> str:
+        """Sweep DIR: N completed, D diverged, F failed (+ the rest, where there is any)."""
+        parts = [f"{self.count(s)} {s}" for s in ("completed", "diverged", "failed")]
+        if self.count("missing"):
+            parts.append(f"{self.count('missing')} without a result")
+        if self.count("running"):
+            parts.append(f"{self.count('running')} being trained by another process")
+        return f"Sweep {self.sweep_dir}: {', '.join(parts)}"
+
+    def exit_code(self) -> int:
+        if self.count("failed") or self.count("missing"):
+            return FAILED_EXIT_CODE
+        return DIVERGED_EXIT_CODE if self.count("diverged") else 0
+
+    def details(self) -> list[str]:
+        """One line per job that did not complete, and per folder that was not counted."""
+        out = [f"failed: {self.name(p)}: {self.errors.get(p, '')}" for p in self.by_status.get("failed", [])]
+        out += [
+            f"no result: {self.name(p)} (never finished; run the command again)"
+            for p in self.by_status.get("missing", [])
+        ]
+        out += [f"diverged: {n} (see 'divergence' in its result.json)" for n in self.names("diverged")]
+        out += [f"being trained by another process: {n}" for n in self.names("running")]
+        out += [f"not counted: {self.name(p)}: {why}" for p, why in self.not_counted.items()]
+        return out
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        result = json.loads((path / RESULT_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return result if isinstance(result, dict) else None
+
+
+def _locked(folder: Path) -> bool:
+    """Whether another process holds the folder's training lock now."""
+    lock = folder / LOCK_FILE
+    if not lock.exists():
+        return False
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def _status(folder: Path, result: dict | None) -> str:
+    if result is None:
+        return "running" if _locked(folder) else "missing"
+    status = result.get("status")
+    return status if status in ("completed", "diverged", "failed") else "missing"
+
+
+def _error_line(result: dict | None) -> str:
+    error = (result or {}).get("error") or {}
+    message = str(error.get("message", "")).strip().splitlines()
+    return f"{error.get('type', 'error')}: {message[0] if message else ''}"
+
+
+def at_home(folder: Path, result: dict | None) -> bool:
+    """Whether the result was written in this folder (a copied folder's result names the original)."""
+    return result is not None and result.get("job_dir") == str(folder.resolve())
+
+
+def found_folders(sweep_dir: Path) -> list[Path]:
+    """Folders under the sweep that hold a result.json or a job's .hydra record (the report's own excluded)."""
+    found = {p.parent for p in sweep_dir.rglob(RESULT_FILE)}
+    found |= {p.parent for p in sweep_dir.rglob(".hydra") if p.is_dir()}
+    return sorted(f for f in found if f != sweep_dir and "report" not in f.relative_to(sweep_dir).parts[:1])
+
+
+def summarize(sweep_dir: Path, expected: Sequence[Path] | None = None) -> SweepSummary:
+    """The status of each job (`expected`: the sweep's job folders, when known), each run counted once."""
+    sweep_dir = Path(sweep_dir)
+    found = found_folders(sweep_dir)
+    results = {f: _read(f) for f in found}
+    jobs = [Path(p) for p in expected] if expected is not None else found
+    summary = SweepSummary(sweep_dir)
+    owner: dict[tuple, Path] = {}
+    others = [f for f in found if f not in set(jobs)]
+    for folder in sorted(jobs, key=lambda f: not at_home(f, results.get(f))) + others:
+        result = results.get(folder) if folder in results else _read(folder)
+        identity = (result or {}).get("config_hash"), ((result or {}).get("data") or {}).get("hash")
+        if result is not None and identity in owner:
+            summary.not_counted[folder] = f"a copy of {summary.name(owner[identity])} (same run), counted once"
+            continue
+        if folder not in jobs:
+            summary.not_counted[folder] = "not a job of this sweep (left from another command, or copied here)"
+            continue
+        if result is not None:
+            owner[identity] = folder
+        status = _status(folder, result)
+        summary.by_status.setdefault(status, []).append(folder)
+        if status == "failed":
+            summary.errors[folder] = _error_line(result)
+    return summary

@@ -1,0 +1,86 @@
+"""result.json: its file name, version, and the check that one is whole (torch-free: the report uses it too).
+
+Every field is documented in the README ("result.json"). A result is trusted as finished only if
+`problems` finds nothing: a file with the right status and hash but missing metrics, history or
+trajectory is set aside and the run is trained again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+RESULT_FILE = "result.json"
+SCHEMA_VERSION = 2
+FINAL_STATUSES = ("completed", "diverged")
+"""Statuses of a run that is over: running it again would compute the same thing."""
+
+TASKS = ("cls3", "cls10", "recon")
+ACCURACIES = ("acc_cls3", "acc_cls10")
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _metrics_problems(where: str, metrics: Any, tasks: Sequence[str]) -> list[str]:
+    if not isinstance(metrics, dict):
+        return [f"{where} is missing"]
+    wanted = [*ACCURACIES, *(f"loss_{t}" for t in tasks)]
+    bad = [k for k in wanted if not _number(metrics.get(k))]
+    return [f"{where} lacks {', '.join(bad)}"] if bad else []
+
+
+def _trajectory_problems(traj: Any, tasks: Sequence[str]) -> list[str]:
+    if not isinstance(traj, dict) or not isinstance(traj.get("step"), list):
+        return ["trajectory is missing"]
+    n = len(traj["step"])
+    series = {"loss": traj.get("loss"), **(traj.get("values") or {})}
+    if "weight" not in series:
+        return ["trajectory lacks the effective weights"]
+    out = []
+    for name, per_task in series.items():
+        if not isinstance(per_task, dict) or any(len(per_task.get(t) or []) != n for t in tasks):
+            out.append(f"trajectory.{name} does not hold {n} values for each of {', '.join(tasks)}")
+    return out
+
+
+def problems(result: Any, epochs: int, tasks: Sequence[str], splits: Sequence[str] = ("test",)) -> list[str]:
+    """What keeps `result` from being a whole, finished run of `epochs` epochs over `tasks` (empty: whole).
+
+    `splits` are the evaluation splits every epoch and the final metrics must have (test, val).
+    """
+    if not isinstance(result, dict):
+        return [f"it holds a {type(result).__name__}, not an object"]
+    out = []
+    if result.get("schema") != SCHEMA_VERSION:
+        out.append(f"its schema is {result.get('schema')!r}, not {SCHEMA_VERSION}")
+    status = result.get("status")
+    if status not in FINAL_STATUSES:
+        return [*out, f"its status is {status!r}, not finished"]
+    if not isinstance(result.get("config"), dict) or not isinstance(result.get("config_hash"), str):
+        out.append("it lacks its config or config_hash")
+    if not isinstance((result.get("data") or {}).get("hash"), str):
+        out.append("it lacks the identity of its data")
+    history = result.get("history")
+    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+        return [*out, "its history is missing"]
+    if [h.get("epoch") for h in history] != list(range(1, len(history) + 1)):
+        out.append("its history does not list epochs 1, 2, ... in order")
+    for h in history:
+        for split in ("train", *splits):
+            if not isinstance(h.get(split), dict):
+                out.append(f"history epoch {h.get('epoch')} lacks its {split} metrics")
+    if status == "completed":
+        if len(history) != epochs:
+            out.append(f"its history has {len(history)} epochs, expected {epochs}")
+        final = result.get("final")
+        if not isinstance(final, dict):
+            out.append("it lacks its final metrics")
+        else:
+            for split in ("train", *splits):
+                out += _metrics_problems(f"final.{split}", final.get(split), tasks)
+    elif not isinstance(result.get("divergence"), dict) or len(history) > epochs:
+        out.append("it is marked diverged but lacks where it diverged")
+    return out + _trajectory_problems(result.get("trajectory"), tasks)

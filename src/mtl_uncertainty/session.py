@@ -1,0 +1,275 @@
+"""One run in progress: its network, weighting, optimiser and record, checkpointed after every epoch."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from .checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+from .config import to_plain
+from .data import Data, steps_per_epoch
+from .devices import memory_format, uses_cuda_graphs
+from .job_folder import JobLock
+from .model import build_model
+from .ops import faults
+from .ops.tensorboard_log import TensorBoardLog
+from .record import RunRecord
+from .result import device_info, git_commit, library_versions, write_json_atomic
+from .result_schema import RESULT_FILE, SCHEMA_VERSION
+from .resume import RunIdentity
+from .seeding import generator, stream_seed
+from .tasks import TASKS, active_tasks, task_names
+from .training.trainer import Trainer, make_optimizer
+from .weighting import RunContext, build_weighting, initial_log_vars
+
+log = logging.getLogger(__name__)
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class Session:
+    """One run in progress: its config, folder, trainer and record, and how to checkpoint them."""
+
+    cfg: DictConfig
+    out_dir: Path
+    identity: RunIdentity
+    trainer: Trainer
+    record: RunRecord
+    started_at: str
+    t_start: float
+    lock: JobLock | None = None
+    startup_s: float = 0.0
+    train_s: float = 0.0
+    eval_s: float = 0.0
+    epoch: int = 0
+    resumed_at: tuple[int, ...] = ()
+    label: str = ""  # the run's name in log lines, where several runs share one log
+    tensorboard: TensorBoardLog | None = None
+
+    @property
+    def prefix(self) -> str:
+        return f"[{self.label}] " if self.label else ""
+
+    @property
+    def diverged(self) -> bool:
+        return self.record.divergence is not None
+
+    def state_dict(self) -> dict[str, Any]:
+        t = self.trainer
+        return {
+            **self.identity.as_dict(),
+            "epoch": self.epoch,
+            "model": t.model.state_dict(),
+            "weighting": t.weighting.state_dict(),
+            "optimizer": t.optimizer.state_dict(),
+            "record": self.record.state_dict(),
+            "rng": {"torch": torch.get_rng_state()},
+            "timings": {"train_s": self.train_s, "eval_s": self.eval_s},
+            "started_at": self.started_at,
+            "resumed_at": list(self.resumed_at),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        t = self.trainer
+        t.model.load_state_dict(state["model"])
+        t.weighting.load_state_dict(state["weighting"])
+        t.optimizer.load_state_dict(state["optimizer"])
+        self.record.load_state_dict(state["record"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.train_s, self.eval_s = state["timings"]["train_s"], state["timings"]["eval_s"]
+        self.epoch = int(state["epoch"])
+        self.started_at = state["started_at"]
+        self.resumed_at = (*state["resumed_at"], self.epoch)
+
+    def end_epoch(self, epoch: int, rows: np.ndarray, evals: dict[str, Any], train_s: float, eval_s: float) -> bool:
+        """Record an epoch, checkpoint it and log it; False if a loss stopped being finite."""
+        self.train_s += train_s
+        self.eval_s += eval_s
+        finite = self.record.add_epoch(epoch, rows, evals, {"train": train_s, "eval": eval_s})
+        if self.tensorboard is not None:  # before the checkpoint: a resumed run purges what follows it
+            self.tensorboard.add_epoch((epoch - 1) * len(rows), rows, evals)
+        if not finite:
+            d = self.record.divergence
+            log.warning("%sdiverged at step %d: %s", self.prefix, d["step"], d["losses"])
+            return False
+        self.epoch = epoch
+        save_checkpoint(self.out_dir / CHECKPOINT_FILE, self.state_dict())
+        test = evals["test"]
+        log.info(
+            "%sepoch %d/%d  loss %.4f  test acc %.4f / %.4f  (%.1f s)",
+            self.prefix,
+            epoch,
+            self.cfg.train.epochs,
+            self.record.history[-1]["train"]["loss_total"],
+            test["acc_cls3"],
+            test["acc_cls10"],
+            train_s,
+        )
+        return True
+
+    def final_train(self, data: Data) -> dict[str, Any] | None:
+        """Training-set metrics in eval mode after training (None if the run diverged)."""
+        if self.diverged:
+            return None
+        t0 = time.perf_counter()
+        metrics = self.trainer.evaluate(data.train, self.cfg.train.eval_batch_size)
+        self.eval_s += time.perf_counter() - t0
+        return metrics
+
+    def result(self, final_train: dict[str, Any] | None) -> dict[str, Any]:
+        """The content of result.json once training has ended (`final_train`: None if diverged)."""
+        record = self.record
+        final = None
+        if final_train is not None:
+            last = record.history[-1]
+            final = {split: last[split] for split in ("test", "val") if split in last} | {"train": final_train}
+        return {
+            **self._identity(),
+            "status": "diverged" if self.diverged else "completed",
+            "started_at": self.started_at,
+            "finished_at": now(),
+            "resumed_at_epochs": list(self.resumed_at),
+            "final": final,
+            "divergence": record.divergence,
+            "history": record.history,
+            "trajectory": record.trajectory(),
+            "timings": {
+                "startup_s": self.startup_s,
+                "train_s": self.train_s,
+                "eval_s": self.eval_s,
+                "total_s": time.perf_counter() - self.t_start,
+            },
+        }
+
+    def log_summary(self, result: dict[str, Any]) -> None:
+        """One line for a finished run."""
+        if result["status"] == "completed":
+            test = result["final"]["test"]
+            log.info(
+                "%sfinished: test acc %.4f (3-class) / %.4f (10-class), %.1f s training",
+                self.prefix,
+                test["acc_cls3"],
+                test["acc_cls10"],
+                self.train_s,
+            )
+        else:
+            log.warning("%s%s at step %s", self.prefix, result["status"], (result["divergence"] or {}).get("step"))
+
+    def close_logs(self) -> None:
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+
+    def release(self) -> None:
+        """Let other processes train this run's folder (after its result is written)."""
+        if self.lock is not None:
+            self.lock.release()
+
+    def write_failure(self, error: BaseException) -> None:
+        """Record an exception in the job folder before it propagates; if even that fails, log it."""
+        failure = {
+            **self._identity(),
+            "status": "failed",
+            "started_at": self.started_at,
+            "finished_at": now(),
+            "error": {
+                "type": type(error).__name__,
+                "message": str(error),
+                "traceback": traceback.format_exception(error),
+            },
+            "history": self.record.history,
+        }
+        try:
+            write_json_atomic(self.out_dir / RESULT_FILE, failure)
+        except OSError as e:
+            log.error(
+                "%scould not record the failure in %s (%s); the run failed with %s: %s",
+                self.prefix,
+                self.out_dir / RESULT_FILE,
+                e,
+                type(error).__name__,
+                error,
+            )
+
+    def _identity(self) -> dict[str, Any]:
+        """What was run, on which data, where, and with what software."""
+        return {
+            "schema": SCHEMA_VERSION,
+            "config": to_plain(self.cfg),
+            "config_hash": self.identity.config_hash,
+            "data": self.identity.data,
+            "seed": self.cfg.seed,
+            "job_dir": str(self.out_dir.resolve()),
+            "tasks": {
+                "active": self.record.tasks,
+                "trained": task_names(self.trainer.weighting.trained()),
+            },
+            **device_info(self.trainer.train.images.device),
+            "versions": library_versions(self.trainer.train.images.device),
+            "git": git_commit(),
+        }
+
+
+def open_session(
+    cfg: DictConfig, out_dir: Path, identity: RunIdentity, data: Data, device: torch.device, t_start: float
+) -> Session:
+    """Network, weighting, optimiser and record, seeded from `cfg.seed`, resumed from any checkpoint.
+
+    Takes the job folder's lock first (JobLocked if another process trains this run now).
+    """
+    lock = JobLock(out_dir).acquire()
+    try:
+        return _open(cfg, out_dir, identity, data, device, t_start, lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _open(
+    cfg: DictConfig,
+    out_dir: Path,
+    identity: RunIdentity,
+    data: Data,
+    device: torch.device,
+    t_start: float,
+    lock: JobLock,
+) -> Session:
+    active = active_tasks(cfg.recon)
+    layout = memory_format(cfg, device)
+    model = build_model(cfg.model.init, stream_seed(cfg.seed, "model")).to(device, memory_format=layout)
+    train = data.train
+    steps = steps_per_epoch(len(train), cfg.train.batch_size)
+    s0 = initial_log_vars(cfg.sigma_init, generator(cfg.seed, "sigma"))
+    weighting = build_weighting(cfg.weighting, RunContext(active, s0, cfg.seed, steps))
+    initial = weighting.record(torch.full((len(TASKS),), float("nan")), torch.zeros((), dtype=torch.long))
+    weighting = weighting.to(device)
+    capturable = uses_cuda_graphs(cfg, device, weighting.graphable)
+    optimizer = make_optimizer(model, weighting, cfg.train.lr, cfg.train.adam_eps, capturable)
+    trainer = Trainer(model, weighting, optimizer, train, cfg.train.batch_size, cfg.recon, cfg.seed, layout)
+    trainer.poison_step, trainer.error_step = faults.step_fault("nan", cfg.seed), faults.step_fault("error", cfg.seed)
+    record = RunRecord(
+        active=active,
+        every=cfg.record.trajectory_every,
+        layout=trainer.layout,
+        labels=dict(weighting.recorded),
+        initial={name: row.tolist() for name, row in zip(weighting.recorded, initial)},
+    )
+    session = Session(cfg, out_dir, identity, trainer, record, started_at=now(), t_start=t_start, lock=lock)
+    if (state := load_checkpoint(out_dir / CHECKPOINT_FILE, identity.as_dict())) is not None:
+        session.load_state_dict(state)
+        log.info("%s: resuming after epoch %d", out_dir, session.epoch)
+    if cfg.logger.tensorboard:
+        resume_step = session.epoch * trainer.steps_per_epoch
+        session.tensorboard = TensorBoardLog(out_dir, record.tasks, trainer.layout, resume_step)
+    return session

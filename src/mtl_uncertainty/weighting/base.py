@@ -1,0 +1,154 @@
+"""The interface every weighting method implements, and the registry that finds them by name.
+
+A method turns one step's per-task losses into the scalar the network minimises. It declares
+everything the rest of the suite asks of it, so that the training loop, the stacker, the CUDA
+graphs, the config checks and the report never name a method:
+
+- `config_class`: its settings (a dataclass registered as `schema/weighting/<name>`), and
+  `problems` for the values that cannot work;
+- its trainable parameters (`nn.Parameter`s) and their optimiser settings (`optimizer_groups`);
+- its state (buffers: saved in checkpoints, stacked, captured by CUDA graphs);
+- `epoch_buffers`, new buffer values at the start of each epoch (for methods that adapt per
+  epoch or draw random weights);
+- `stackable` and `graphable`: whether many runs can train as one stacked network
+  (`torch.func.vmap`) and whether its steps can be replayed from CUDA graphs;
+- `per_run`: the settings in which runs of one stack may differ (held in buffers);
+- `recorded`: the per-task values it records every step (the effective weight at least; s, σ,
+  ... where it has them), computed by `record`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from omegaconf import MISSING, SI, DictConfig
+from torch import Tensor, nn
+
+from ..tasks import TASKS
+
+WEIGHTINGS: dict[str, type[Weighting]] = {}
+"""Every weighting method by its config name (`weighting=<name>`), filled by `register`."""
+
+
+def register(cls: type[Weighting]) -> type[Weighting]:
+    """Class decorator: make a method available as `weighting=<cls.name>`."""
+    if cls.name in WEIGHTINGS:
+        raise ValueError(f"two weighting methods are called {cls.name!r}")
+    WEIGHTINGS[cls.name] = cls
+    return cls
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a method may use of its run when it is built."""
+
+    active: tuple[bool, ...]  # which tasks of TASKS enter the objective
+    initial_s: Tensor  # s = log σ² per task, drawn from sigma_init with the run's seed
+    seed: int
+    steps_per_epoch: int
+
+
+@dataclass
+class MethodConfig:
+    """Every method's settings start with its name (the YAML file's name in conf/weighting/)."""
+
+    name: str = MISSING
+
+
+@dataclass
+class LearnedConfig(MethodConfig):
+    """Settings shared by methods with trainable parameters: their own Adam group."""
+
+    lr: float = SI("${train.lr}")  # Adam learning rate of the method's parameters (default: the network's)
+    weight_decay: float = 0.0  # Adam (L2) weight decay on the method's parameters
+
+
+def learned_problems(w: DictConfig) -> list[str]:
+    """Value checks for `LearnedConfig`."""
+    out = []
+    if not (math.isfinite(w.lr) and w.lr > 0):
+        out.append(f"weighting.lr={w.lr} is not a positive number; use a positive learning rate for the weights")
+    if not (math.isfinite(w.weight_decay) and w.weight_decay >= 0):
+        out.append(f"weighting.weight_decay={w.weight_decay} is negative or not finite; use 0 or more")
+    return out
+
+
+class Weighting(nn.Module):
+    """Base class of the methods; see the module docstring for what each one declares."""
+
+    name: ClassVar[str]
+    config_class: ClassVar[type]
+    recorded: ClassVar[Mapping[str, str]] = {"weight": "effective weight on L_i"}
+    """Per-task values recorded every step, name → what it is. Every method records `weight`."""
+    stackable: ClassVar[bool] = True
+    graphable: ClassVar[bool] = True
+    per_run: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, cfg: DictConfig, ctx: RunContext) -> None:
+        super().__init__()
+        self.register_buffer("active", torch.tensor(ctx.active, dtype=torch.bool))
+        self.lr = float(cfg.lr) if "lr" in cfg else None
+        self.weight_decay = float(cfg.weight_decay) if "weight_decay" in cfg else None
+
+    @classmethod
+    def problems(cls, w: DictConfig, cfg: DictConfig) -> list[str]:
+        """Each impossible value of this method's settings `w` in the run's config `cfg`."""
+        return learned_problems(w) if "lr" in w else []
+
+    def trained(self) -> tuple[bool, ...]:
+        """Tasks whose loss the method optimises (the active ones, unless it trains fewer)."""
+        return tuple(self.active.tolist())
+
+    def forward(self, losses: Tensor, step: Tensor) -> Tensor:
+        """The scalar to minimise from the per-task losses (TASKS order); `step`: index in the epoch."""
+        raise NotImplementedError
+
+    def record(self, losses: Tensor, step: Tensor) -> Tensor:
+        """The `recorded` values after this step's update: shape (len(recorded), len(TASKS))."""
+        raise NotImplementedError
+
+    def optimizer_groups(self) -> list[dict[str, Any]]:
+        """Adam groups of the method's parameters, by parameter name, with their lr and weight decay."""
+        names = [n for n, _ in self.named_parameters()]
+        if not names:
+            return []
+        return [{"params": names, "lr": self.lr, "weight_decay": self.weight_decay}]
+
+    def epoch_buffers(self, epoch: int, history: Sequence[Mapping[str, Any]]) -> dict[str, Tensor]:
+        """New values of buffers for epoch `epoch` (1-based), from the run's history of past epochs."""
+        return {}
+
+    def bind(self, model: nn.Module) -> None:
+        """Called once with the network (for methods that look at its gradients)."""
+
+    def after_step(self) -> None:
+        """Called after every optimiser step (methods that are not stackable only)."""
+
+    @property
+    def num_active(self) -> Tensor:
+        return self.active.sum()
+
+    def masked(self, values: Tensor) -> Tensor:
+        """`values` with inactive tasks set to 0."""
+        return torch.where(self.active, values, torch.zeros_like(values))
+
+    @staticmethod
+    def per_task(*rows: Tensor) -> Tensor:
+        """Stack recorded rows (each one value per task) into the `record` shape."""
+        return torch.stack(rows)
+
+
+def build_weighting(cfg: DictConfig, ctx: RunContext) -> Weighting:
+    """The method named by `cfg.name`, built from its settings."""
+    return WEIGHTINGS[cfg.name](cfg, ctx)
+
+
+def per_task_tensor(values: Sequence[float]) -> Tensor:
+    """A float32 tensor with one value per task."""
+    if len(values) != len(TASKS):
+        raise ValueError(f"expected {len(TASKS)} values, one per task, got {len(values)}")
+    return torch.tensor(list(values), dtype=torch.float32)

@@ -187,6 +187,18 @@ def test_gls_is_the_geometric_mean_of_the_active_losses() -> None:
     assert make("gls", active=NO_RECON)(torch.tensor([0.5, 2.0, 9.0]), STEP0).item() == pytest.approx(1.0)
 
 
+def test_uw_so_is_a_softmax_of_inverse_losses_at_temperature_t() -> None:
+    w = make("uw_so", "weighting.temperature=2.0")
+    losses = torch.tensor([0.5, 2.0, 0.25], requires_grad=True)
+    e = [math.exp((1 / li) / 2.0) for li in (0.5, 2.0, 0.25)]
+    weights = [x / sum(e) for x in e]
+    total = w(losses, STEP0)
+    total.backward()
+    assert total.item() == pytest.approx(sum(wi * li for wi, li in zip(weights, (0.5, 2.0, 0.25))), rel=1e-5)
+    assert losses.grad.tolist() == pytest.approx(weights, rel=1e-5)  # the weights are detached
+    assert recorded(w, losses.detach())["weight"] == pytest.approx(weights, rel=1e-5)
+
+
 class ToyNet(nn.Module):
     """A 'network' whose last shared layer has two weights, for GradNorm's gradient norms."""
 
@@ -246,6 +258,7 @@ def test_learned_methods_put_their_parameters_in_their_own_adam_group() -> None:
     ("overrides", "message"),
     [
         (["weighting=dwa", "weighting.temperature=0"], "weighting.temperature=0.0 is not a positive number"),
+        (["weighting=uw_so", "weighting.temperature=-1"], "weighting.temperature=-1.0 is not a positive number"),
         (["weighting=gradnorm", "weighting.alpha=-1"], "weighting.alpha=-1.0 is negative"),
         (["weighting=liebel", "weighting.lr=0"], "weighting.lr=0.0 is not a positive number"),
         (["weighting=single_recon", "recon=false"], "weighting.task=recon trains a task that recon=false turns off"),

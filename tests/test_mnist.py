@@ -300,6 +300,16 @@ def test_local_gz_originals_are_unpacked_and_verified(tmp_path: Path, shared_mni
     assert (train.images[:, 0] + 1).mul(0.5).mean().item() == pytest.approx(0.1307, abs=1e-4)
 
 
+def test_a_local_gz_with_the_wrong_md5_is_refused_before_anything_is_unpacked(tmp_path: Path) -> None:
+    raw = mnist.raw_dir(write_synthetic_mnist(tmp_path))
+    for name in FILES:
+        (raw / f"{name}.gz").write_bytes(gzip.compress((raw / name).read_bytes()))
+        (raw / name).unlink()
+    with pytest.raises(MnistError, match=r"idx3-ubyte.gz is not usable: its md5 is [0-9a-f]{32}, expected f68b3c2d"):
+        ensure_mnist(tmp_path, sources=[])
+    assert sorted(p.name for p in raw.iterdir()) == sorted(f"{name}.gz" for name in FILES)
+
+
 @pytest.mark.slow
 def test_the_real_mnist_facts_accept_the_classic_pickle_of_real_mnist(tmp_path: Path, shared_mnist: Path) -> None:
     """The fallback with MNIST's real hashes, on a wheel rebuilt from the real IDX files."""

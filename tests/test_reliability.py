@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from mtl_uncertainty.atomic import write_atomic
 from mtl_uncertainty.run import run
 from tests.conftest import REPO, TRAIN, compose_cfg, run_cli, tiny_overrides, write_synthetic_mnist
 
@@ -161,6 +162,46 @@ def test_a_complete_run_is_not_run_again(tmp_path: Path, synthetic_root: Path) -
     assert run(cfg, tmp_path)["finished_at"] == first["finished_at"]
 
 
+@pytest.mark.parametrize("failing", ["fsync", "replace"])
+def test_write_atomic_removes_its_temporary_file_when_writing_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    target = tmp_path / "result.json"
+    target.write_bytes(b"old")
+
+    def full_disk(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, failing, full_disk)
+    with pytest.raises(OSError, match="No space left on device"):
+        write_atomic(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
+
+
+def test_write_atomic_syncs_the_whole_temporary_file_before_renaming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.fstat(fd).st_ino, os.fstat(fd).st_size))
+        real_fsync(fd)
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        events.append(("replace", os.stat(src).st_ino, Path(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    target = tmp_path / "result.json"
+    write_atomic(target, b"new content")
+    inode = target.stat().st_ino
+    assert events == [("fsync", inode, len(b"new content")), ("replace", inode, target)]
+    assert target.read_bytes() == b"new content"
+
+
 def _corrupt_real_labels(root: Path, shared_mnist: Path) -> list[str]:
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True)
@@ -181,10 +222,25 @@ def _synthetic(root: Path, damage: str) -> list[str]:
     write_synthetic_mnist(root)
     path = root / "MNIST" / "raw" / "train-images-idx3-ubyte"
     data = path.read_bytes()
-    path.write_bytes({"magic": b"\x00\x00\x08\x01" + data[4:], "truncated": data[:-500], "missing": b""}[damage])
-    if damage == "missing":
+    path.write_bytes({"magic": b"\x00\x00\x08\x01" + data[4:], "truncated": data[:-500]}.get(damage, b""))
+    if damage in ("missing", "a folder where a file must be"):
         path.unlink()
+    if damage == "a folder where a file must be":
+        path.mkdir()
     return [f"data.root={root}", "data.verify=false", "data.download=false"]
+
+
+def _file_for_a_folder(tmp_path: Path, case: str) -> list[str]:
+    """data.root with a file (tmp_path/file) where a folder must be; fetching on, so it would be tried."""
+    root = {
+        "data.root is a file": tmp_path / "file",
+        "data.root inside a file": tmp_path / "file" / "data",
+        "raw folder is a file": tmp_path / "data",
+    }[case]
+    if case == "raw folder is a file":
+        (root / "MNIST").mkdir(parents=True)
+        (root / "MNIST" / "raw").write_text("")
+    return [f"data.root={root}", "data.download=true"]
 
 
 BAD_INPUTS = [
@@ -229,34 +285,52 @@ def test_bad_config_is_refused_before_anything_is_written(
     assert not list(tmp_path.rglob("result.json")) and not list(tmp_path.rglob("checkpoint.pt"))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("case", "message"),
-    [
-        ("missing", "missing: train-images-idx3-ubyte"),
-        ("magic", "magic number is 2049, expected 2051"),
-        ("truncated", "(truncated?)"),
-        ("checksum", "t10k-labels-idx1-ubyte is not usable: its sha256 is"),
-        ("batch above the data", "train.batch_size=1000 is larger than the 512 training images"),
-        ("unwritable output", "Cannot write results to"),
-    ],
-)
-def test_bad_data_or_output_folder_is_refused_before_anything_is_written(
-    tmp_path: Path, synthetic_root: Path, shared_mnist: Path, case: str, message: str
-) -> None:
-    if case == "checksum":
-        data = _corrupt_real_labels(tmp_path / "data", shared_mnist)
-    elif case in ("missing", "magic", "truncated"):
-        data = _synthetic(tmp_path / "data", case)
-    else:
-        data = [f"data.root={synthetic_root}", "data.verify=false", "data.download=false"]
-    (tmp_path / "file").write_text("")
-    out = tmp_path / ("file/out" if case == "unwritable output" else "out")
-    extra = ["train.batch_size=1000"] if case == "batch above the data" else []
+def _assert_refused(tmp_path: Path, args: list[str], message: str, out: Path) -> None:
+    """One run and a sweep with `args` both exit 1 with `message` alone, before any result is written."""
     for flag, where in (("-m", f"hydra.sweep.dir={out}"), ("--", f"hydra.run.dir={out}")):
-        proc = run_cli(flag, *data, *extra, "device=cpu", where)
+        proc = run_cli(flag, *args, "device=cpu", where)
         assert proc.returncode == 1
         assert message in proc.stderr, proc.stderr[-2000:]
         assert "Traceback" not in proc.stderr
         assert not list(tmp_path.rglob("result.json"))
+
+
+BAD_DATA = [
+    # (case, expected words in the message; {tmp} is the test's folder)
+    ("missing", "missing: train-images-idx3-ubyte"),
+    ("magic", "magic number is 2049, expected 2051"),
+    ("truncated", "(truncated?)"),
+    ("a folder where a file must be", "train-images-idx3-ubyte is not usable: it is not a regular file"),
+    ("data.root is a file", "data.root={tmp}/file is a file, not a folder; pass data.root=DIR"),
+    ("data.root inside a file", "data.root={tmp}/file/data cannot hold MNIST: {tmp}/file is a file, not a folder"),
+    ("raw folder is a file", "cannot hold MNIST: {tmp}/data/MNIST/raw is a file, not a folder"),
+    ("batch above the data", "train.batch_size=1000 is larger than the 512 training images"),
+    ("unwritable output", "Cannot write results to"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("case", "message"), BAD_DATA, ids=[case for case, _ in BAD_DATA])
+def test_bad_data_or_output_folder_is_refused_before_anything_is_written(
+    tmp_path: Path, synthetic_root: Path, case: str, message: str
+) -> None:
+    (tmp_path / "file").write_text("")
+    if case in ("missing", "magic", "truncated", "a folder where a file must be"):
+        data = _synthetic(tmp_path / "data", case)
+    elif case in ("data.root is a file", "data.root inside a file", "raw folder is a file"):
+        data = _file_for_a_folder(tmp_path, case)
+    else:
+        data = [f"data.root={synthetic_root}", "data.verify=false", "data.download=false"]
+    out = tmp_path / ("file/out" if case == "unwritable output" else "out")
+    extra = ["train.batch_size=1000"] if case == "batch above the data" else []
+    _assert_refused(tmp_path, [*data, *extra], message.format(tmp=tmp_path), out)
     assert os.path.exists(tmp_path / "file")
+
+
+@pytest.mark.slow
+def test_bad_data_with_a_wrong_checksum_is_refused_before_anything_is_written(
+    tmp_path: Path, shared_mnist: Path
+) -> None:
+    data = _corrupt_real_labels(tmp_path / "data", shared_mnist)
+    message = "t10k-labels-idx1-ubyte is not usable: its sha256 is"
+    _assert_refused(tmp_path, data, message, tmp_path / "out")

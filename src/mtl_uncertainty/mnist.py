@@ -100,6 +100,8 @@ def check_idx(path: Path, facts: MnistFacts = MNIST, verify: bool = True) -> Non
     """Raise MnistError unless `path` is a well-formed IDX file (and, with `verify`, the known one)."""
     name = path.name
     images = "images" in name
+    if not path.is_file():
+        raise _corrupt(path, "it is not a regular file")
     data = path.read_bytes()
     ndim = 3 if images else 1
     header = 4 * (1 + ndim)
@@ -134,9 +136,10 @@ def _unpack_local_gz(raw: Path, facts: MnistFacts, verify: bool) -> None:
         if verify and (md5 := hashlib.md5(packed).hexdigest()) != facts.gz_md5[gz.name]:
             raise _corrupt(gz, f"its md5 is {md5}, expected {facts.gz_md5[gz.name]}")
         try:
-            write_atomic(raw / name, gzip.decompress(packed))
+            unpacked = gzip.decompress(packed)
         except (OSError, EOFError) as e:
             raise _corrupt(gz, f"it does not decompress ({e})") from e
+        write_atomic(raw / name, unpacked)  # an OSError here (a full disk) is not the .gz's fault
 
 
 def fetch_with_torchvision(raw: Path) -> None:
@@ -168,6 +171,33 @@ def _place_by_hand(raw: Path) -> str:
     )
 
 
+_PASS_A_FOLDER = "pass data.root=DIR with DIR a folder (MNIST is kept in DIR/MNIST/raw/)"
+
+
+def _refuse_files_for_folders(root: Path, raw: Path) -> None:
+    """Name a file lying where MNIST's folders must be, which mkdir would meet with a bare ENOTDIR."""
+    for path in (raw, raw.parent, root, *root.parents):
+        if not path.exists():
+            continue
+        if path.is_dir():
+            return
+        if path == root:
+            raise MnistError(f"data.root={root} is a file, not a folder; {_PASS_A_FOLDER}.")
+        raise MnistError(
+            f"data.root={root} cannot hold MNIST: {path} is a file, not a folder. Move that file away, or "
+            f"{_PASS_A_FOLDER}."
+        )
+
+
+def _unusable(root: str | os.PathLike[str], e: OSError) -> MnistError:
+    """An OSError (permissions, a full disk) as the one-paragraph message a user can act on."""
+    where = f" ({e.filename})" if e.filename else ""
+    return MnistError(
+        f"MNIST under data.root={root} could not be read or written: {e.strerror or e}{where}. Make sure "
+        f"data.root names a folder you can read (and write, to fetch or unpack MNIST), or {_PASS_A_FOLDER}."
+    )
+
+
 def ensure_mnist(
     root: str | os.PathLike[str],
     verify: bool = True,
@@ -176,6 +206,21 @@ def ensure_mnist(
     facts: MnistFacts = MNIST,
 ) -> Path:
     """Make `root/MNIST/raw/` hold the four checked IDX files, fetching them if missing."""
+    try:
+        _refuse_files_for_folders(Path(root), raw_dir(root))
+        return _ensure_mnist(root, verify, download, sources, facts)
+    except OSError as e:
+        raise _unusable(root, e) from e
+
+
+def _ensure_mnist(
+    root: str | os.PathLike[str],
+    verify: bool,
+    download: bool,
+    sources: Sequence[tuple[str, Source]] | None,
+    facts: MnistFacts,
+) -> Path:
+    """`ensure_mnist`, which turns the OSErrors this raises into MnistErrors."""
     raw = raw_dir(root)
     if raw.is_dir():
         _unpack_local_gz(raw, facts, verify)

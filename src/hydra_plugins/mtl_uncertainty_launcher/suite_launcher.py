@@ -14,16 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hydra.core import utils as hydra_utils
 from hydra.core.config_store import ConfigStore
-from hydra.core.utils import (
-    JobReturn,
-    JobStatus,
-    _save_config,
-    configure_log,
-    filter_overrides,
-    run_job,
-    setup_globals,
-)
+from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, run_job, setup_globals
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -96,8 +89,11 @@ class SuiteLauncher(Launcher):
         return runs
 
     def _failed(self, cfg: DictConfig, error: BaseException) -> JobReturn:
+        from mtl_uncertainty.ops.jobs import note_failure
+
         out_dir = Path(str(cfg.hydra.sweep.dir)) / str(OmegaConf.select(cfg, "hydra.sweep.subdir"))
         log.error("%s could not start: %s: %s", out_dir, type(error).__name__, error)
+        note_failure(out_dir, error)
         return self._job_return(cfg, cfg, {"status": "failed", "job_dir": str(out_dir), "error": str(error)})
 
     @staticmethod
@@ -115,7 +111,7 @@ class SuiteLauncher(Launcher):
 
     def _launch_stacked(self, configs: list[DictConfig], tasks: list[DictConfig]) -> list[JobReturn]:
         """Train the jobs together where they stack; record each job as Hydra's run_job would."""
-        from mtl_uncertainty.ops.jobs import job_value
+        from mtl_uncertainty.ops.jobs import job_value, note_failure
         from mtl_uncertainty.run import run_many
 
         log.info(f"Launching {len(configs)} jobs, stacking those that share a shape (at most {self.max_stack})")
@@ -129,12 +125,14 @@ class SuiteLauncher(Launcher):
                 task.data.root = str(Path(task.data.root).resolve())
             try:
                 if cfg.hydra.output_subdir is not None:
-                    _save_config(task, "config.yaml", out_dir / str(cfg.hydra.output_subdir))
-                    _save_config(cfg, "hydra.yaml", out_dir / str(cfg.hydra.output_subdir))
-                    _save_config(cfg.hydra.overrides.task, "overrides.yaml", out_dir / str(cfg.hydra.output_subdir))
+                    record = out_dir / str(cfg.hydra.output_subdir)
+                    hydra_utils._save_config(task, "config.yaml", record)
+                    hydra_utils._save_config(cfg, "hydra.yaml", record)
+                    hydra_utils._save_config(cfg.hydra.overrides.task, "overrides.yaml", record)
                 startable.append(True)
             except OSError as e:
                 log.error("%s could not start: %s: %s", out_dir, type(e).__name__, e)
+                note_failure(out_dir, e)
                 startable.append(False)
             out_dirs.append(out_dir)
         chosen = [i for i, ok in enumerate(startable) if ok]

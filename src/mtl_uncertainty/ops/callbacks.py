@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 
 from ..errors import InputError
 from ..job_folder import writable_target
+from .jobs import FAILURES
 from .preflight import check_jobs, compose_jobs, empty_sweep, sweep_job_overrides, task_config
 from .sweep import summarize
 
@@ -101,7 +102,7 @@ class SweepStatus(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = str(config.hydra.sweep.dir)
-        summary = summarize(Path(sweep_dir), EXPECTED_JOBS.get(sweep_dir))
+        summary = summarize(Path(sweep_dir), EXPECTED_JOBS.get(sweep_dir), FAILURES)
         code = summary.exit_code()
         details = summary.details()
         if code:

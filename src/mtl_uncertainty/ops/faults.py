@@ -4,15 +4,19 @@ Off unless the environment variable MTL_UNCERTAINTY_FAULT is set, e.g.
 `step@7` (SIGKILL at this process's 7th training step), `result_tmp@2` (after the 2nd
 result.json's temporary file is written, before its rename), `checkpoint_tmp@3`, `run_start@2`
 (as the 2nd run of this process starts: between runs), `nan@5:seed=1` (make the batch of
-global step 5 NaN in runs with seed 1) or `error@5:seed=1` (raise an exception at that step).
+global step 5 NaN in runs with seed 1), `error@5:seed=1` (raise an exception at that step) or
+`full_disk@3` (from this process's 3rd file write on, every write fails with ENOSPC, as on a
+full disk: the suite's atomic writes and Hydra's saving of each job's config alike).
 Several faults are separated by commas.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 from collections import Counter
+from typing import Any
 
 ENV = "MTL_UNCERTAINTY_FAULT"
 _SPEC = [item.strip() for item in os.environ.get(ENV, "").split(",") if item.strip()]
@@ -42,3 +46,39 @@ def step_fault(kind: str, seed: int) -> int | None:
         if name == kind and step.isdigit() and where.isdigit() and int(where) == seed:
             return int(step)
     return None
+
+
+def _full_disk_from() -> int | None:
+    for item in _SPEC:
+        name, _, count = item.partition("@")
+        if name == "full_disk" and count.isdigit():
+            return int(count)
+    return None
+
+
+def writing(path: Any) -> None:
+    """Count a file write; raise ENOSPC once a `full_disk` fault says the disk is full."""
+    start = _full_disk_from()
+    if start is None:
+        return
+    _hits["write"] += 1
+    if _hits["write"] >= start:
+        raise OSError(errno.ENOSPC, "No space left on device (injected)", str(path))
+
+
+def _install_full_disk() -> None:
+    """Make Hydra's saving of each job's config hit the injected full disk too."""
+    if _full_disk_from() is None:
+        return
+    from hydra.core import utils
+
+    save = utils._save_config
+
+    def _save_config(cfg: Any, filename: str, output_dir: Any) -> None:
+        writing(output_dir)
+        save(cfg, filename, output_dir)
+
+    utils._save_config = _save_config
+
+
+_install_full_disk()

@@ -12,6 +12,15 @@ from ..job_folder import JobLocked
 
 log = logging.getLogger(__name__)
 
+FAILURES: dict[str, str] = {}
+"""Job folder → its error in one line, for every job of this process that failed (the sweep's
+summary names them even where a full disk kept the failure out of the job's folder)."""
+
+
+def note_failure(out_dir: Path, error: BaseException | str) -> None:
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    FAILURES[str(Path(out_dir).resolve())] = text.strip().splitlines()[0] if text.strip() else text
+
 
 def job_value(cfg: DictConfig, out_dir: Path, outcome: dict[str, Any] | BaseException) -> dict[str, Any]:
     """What a sweep's job returns to Hydra: its status (the result itself is in its folder).
@@ -23,6 +32,7 @@ def job_value(cfg: DictConfig, out_dir: Path, outcome: dict[str, Any] | BaseExce
         return {"status": "skipped", "job_dir": str(out_dir), "reason": str(outcome)}
     if isinstance(outcome, BaseException):
         log.error("%s failed: %s: %s", out_dir, type(outcome).__name__, outcome)
+        note_failure(out_dir, outcome)
         return {"status": "failed", "job_dir": str(out_dir), "error": f"{type(outcome).__name__}: {outcome}"}
     return {"status": outcome["status"], "job_dir": str(out_dir)}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,8 +121,15 @@ def found_folders(sweep_dir: Path) -> list[Path]:
     return sorted(f for f in found if f != sweep_dir and "report" not in f.relative_to(sweep_dir).parts[:1])
 
 
-def summarize(sweep_dir: Path, expected: Sequence[Path] | None = None) -> SweepSummary:
-    """The status of each job (`expected`: the sweep's job folders, when known), each run counted once."""
+def summarize(
+    sweep_dir: Path, expected: Sequence[Path] | None = None, failures: Mapping[str, str] | None = None
+) -> SweepSummary:
+    """The status of each job, each run counted once.
+
+    `expected`: the sweep's job folders, when known; `failures`: errors this process saw, by
+    resolved job folder (a job whose failure could not be written into its folder is still named).
+    """
+    failures = failures or {}
     sweep_dir = Path(sweep_dir)
     found = found_folders(sweep_dir)
     results = {f: _read(f) for f in found}
@@ -142,7 +149,12 @@ def summarize(sweep_dir: Path, expected: Sequence[Path] | None = None) -> SweepS
         if result is not None:
             owner[identity] = folder
         status = _status(folder, result)
+        seen = failures.get(str(folder.resolve()))
+        if seen is not None and status == "missing":
+            status = "failed"
         summary.by_status.setdefault(status, []).append(folder)
         if status == "failed":
-            summary.errors[folder] = _error_line(result)
+            summary.errors[folder] = (
+                _error_line(result) if result is not None else f"{seen} (not recorded in its folder)"
+            )
     return summary

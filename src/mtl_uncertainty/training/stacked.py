@@ -103,9 +103,10 @@ class StackedTrainer:
     def _load_optimizer_states(self, optimizers: Sequence[torch.optim.Optimizer]) -> None:
         """Stack the per-run Adam states (non-empty when the runs resume from checkpoints).
 
-        A run checkpointed alone has no state for parameters that never had a gradient (the
-        decoder of a run without reconstruction): those get zero moments, which is what training
-        them with a zero gradient would have left, so every run resumes as it would alone.
+        Adam keeps no state for a parameter that never had a gradient (the decoder of a run
+        without reconstruction); a run missing a state that others have gets zero moments, which
+        is what a zero gradient leaves (and keeps: Adam moves such a parameter by 0), so stacking
+        neither fails nor mixes one run's moments into another's.
         """
         states = [o.state_dict()["state"] for o in optimizers]
         if not any(states):

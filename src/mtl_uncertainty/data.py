@@ -8,14 +8,14 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from omegaconf import DictConfig
 from torch import Tensor
 
-from .mnist import FILES, MNIST, ensure_mnist, idx_count
-from .tasks import three_class_labels
+from .datasets import DATASETS, DatasetFacts, locate, read
 
 
 @dataclass
@@ -58,11 +58,26 @@ class Data:
         return {"test": self.test} | ({"val": self.val} if self.val is not None else {})
 
 
-def to_split(pixels: Tensor, digits: Tensor, device: torch.device) -> Split:
-    """uint8 pixels (n, 28, 28) and digit labels → a Split on `device` (pixels/255 − 0.5)/0.5."""
+def to_split(pixels: Tensor, labels: Tensor, coarse: Tensor, device: torch.device) -> Split:
+    """uint8 pixels (n, 28, 28) and class labels → a Split on `device`, pixels scaled to [−1, 1] as the source does.
+
+    `coarse` maps each of the 10 classes to its class of the 3-class task.
+    """
     images = ((pixels.to(device).float().div(255.0) - 0.5) / 0.5).unsqueeze(1)
-    digits = digits.to(device=device, dtype=torch.long)
-    return Split(images.contiguous(), digits, three_class_labels(digits))
+    labels = labels.to(device=device, dtype=torch.long)
+    return Split(images.contiguous(), labels, coarse.to(device)[labels])
+
+
+def dataset_facts(cfg: DictConfig) -> DatasetFacts:
+    return DATASETS[cfg.dataset.name]
+
+
+def data_files(cfg: DictConfig) -> dict[str, Path]:
+    """The run's four files (fetched if missing and allowed), each checked once per process."""
+    facts = dataset_facts(cfg)
+    files = locate(cfg.data.root, facts, download=cfg.data.download)
+    read(files, facts, verify=cfg.data.verify)
+    return files
 
 
 def data_identity(cfg: DictConfig) -> dict[str, Any]:
@@ -71,28 +86,37 @@ def data_identity(cfg: DictConfig) -> dict[str, Any]:
     Fetches and checks the files first (once per process). Two runs with equal identities and
     equal config hashes compute the same thing.
     """
-    raw = ensure_mnist(cfg.data.root, verify=cfg.data.verify, download=cfg.data.download)
+    facts = dataset_facts(cfg)
+    paths = data_files(cfg)
+    arrays = read(paths, facts, verify=cfg.data.verify)
     if cfg.data.verify:
-        files: dict[str, Any] = {name: {"sha256": MNIST.sha256[name]} for name in FILES}
+        files: dict[str, Any] = {name: {"sha256": facts.sha256[name]} for name in paths}
     else:
         files = {}
-        for name in FILES:
-            stat = os.stat(raw / name)
-            files[name] = {"bytes": stat.st_size, "items": idx_count(raw / name), "mtime_ns": stat.st_mtime_ns}
-    described = {"dataset": "mnist", "verified": bool(cfg.data.verify), "files": files}
+        for name, path in paths.items():
+            stat = os.stat(path)
+            files[name] = {"bytes": stat.st_size, "items": len(arrays[name]), "mtime_ns": stat.st_mtime_ns}
+    described = {"dataset": facts.name, "verified": bool(cfg.data.verify), "files": files}
     digest = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
     return {**described, "hash": digest}
 
 
+def training_images(cfg: DictConfig) -> int:
+    """How many training images the run's files hold (before a validation split is taken)."""
+    return len(read(data_files(cfg), dataset_facts(cfg), verify=cfg.data.verify)["train-labels-idx1-ubyte"])
+
+
 def load_data(cfg: DictConfig, device: torch.device) -> Data:
     """The run's splits on `device`: the last `data.val_size` training images become the validation split."""
-    from torchvision.datasets import MNIST as TorchvisionMNIST  # imported here: it takes a second
-
     identity = data_identity(cfg)
-    root = str(cfg.data.root)
-    train_files, test_files = TorchvisionMNIST(root, train=True), TorchvisionMNIST(root, train=False)
-    train = to_split(train_files.data, train_files.targets, device)
-    test = to_split(test_files.data, test_files.targets, device)
+    arrays = read(data_files(cfg), dataset_facts(cfg), verify=cfg.data.verify)
+    coarse = torch.tensor(list(cfg.dataset.coarse_labels), dtype=torch.long)
+
+    def split(prefix: str) -> Split:
+        images, labels = arrays[f"{prefix}-images-idx3-ubyte"], arrays[f"{prefix}-labels-idx1-ubyte"]
+        return to_split(torch.from_numpy(images.copy()), torch.from_numpy(labels.copy()), coarse, device)
+
+    train, test = split("train"), split("t10k")
     n_val = cfg.data.val_size
     if n_val:
         return Data(train.head(len(train) - n_val), train.tail(n_val), test, identity)

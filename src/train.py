@@ -11,11 +11,13 @@ import sys
 from pathlib import Path
 
 import hydra
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import to_absolute_path
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from mtl_uncertainty.devices import cpu_threads
 from mtl_uncertainty.job_folder import JobLocked
 from mtl_uncertainty.ops.jobs import run_job
 from mtl_uncertainty.ops.sweep import DIVERGED_EXIT_CODE
@@ -31,6 +33,8 @@ if _src not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
 def main(cfg: DictConfig) -> object:
     cfg.data.root = to_absolute_path(cfg.data.root)
     hydra_cfg = HydraConfig.get()
+    parallel = OmegaConf.select(hydra_cfg, "launcher.n_jobs") or 1  # joblib runs this many jobs at once
+    torch.set_num_threads(cpu_threads(cfg.speed.threads, int(parallel)))
     out_dir = Path(hydra_cfg.runtime.output_dir)
     if hydra_cfg.mode == RunMode.MULTIRUN:
         return run_job(cfg, out_dir)

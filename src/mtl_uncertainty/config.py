@@ -81,6 +81,8 @@ class SpeedConfig:
 
     channels_last: bool | None = None  # NHWC memory layout; null: on for CPU (faster there), off for CUDA
     cuda_graph: bool = True  # replay each training step as a CUDA graph (CUDA only)
+    threads: int | None = None  # PyTorch CPU threads of a run; null: the cores this process may use, shared by the
+    # runs a launcher runs at once (joblib: cores // n_jobs)
 
 
 @dataclass
@@ -175,6 +177,10 @@ def _problems(cfg: DictConfig) -> list[str]:
         (
             cfg.record.trajectory_every >= 1,
             f"record.trajectory_every={cfg.record.trajectory_every} is below 1; record every N ≥ 1 steps",
+        ),
+        (
+            cfg.speed.threads is None or cfg.speed.threads >= 1,
+            f"speed.threads={cfg.speed.threads} is below 1; use 1 or more, or null for the default",
         ),
         (
             cfg.logger.progress in ("auto", "bar", "log"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 from omegaconf import DictConfig
 
@@ -24,6 +26,23 @@ def resolve_device(name: str) -> torch.device:
         if device.index is not None and device.index >= count:
             raise ConfigError(f"device={name} does not exist: PyTorch sees {count} GPU(s), cuda:0 to cuda:{count - 1}.")
     return device
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity, as a cluster scheduler sets it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def cpu_threads(requested: int | None, parallel_runs: int = 1) -> int:
+    """Threads for one run: as asked, or the available cores shared by the runs that train at once.
+
+    More threads than free cores make PyTorch's thread pool spin against itself (runs 10–50×
+    slower on a busy machine), so the default never oversubscribes.
+    """
+    return requested or max(1, available_cores() // max(1, parallel_runs))
 
 
 def uses_cuda_graphs(cfg: DictConfig, device: torch.device, graphable: bool) -> bool:

@@ -74,6 +74,8 @@ def run_many(
     written ends as that OSError; neither stops the other jobs.
     """
     t_start = time.perf_counter()
+    if cfgs and cfgs[0].speed.threads:
+        torch.set_num_threads(cfgs[0].speed.threads)
     outcomes: list[Any] = [None] * len(cfgs)
     groups: dict[str, list[_Opened]] = {}
     data_cache: dict[tuple, Data] = {}

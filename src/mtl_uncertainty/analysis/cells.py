@@ -85,13 +85,11 @@ def _label(method: str, names: Sequence[str], values: Sequence[Any]) -> str:
     return f"{method} ({shown})" if shown else method
 
 
-def _shown_settings(df: pd.DataFrame, settings: Sequence[str], others: Sequence[str]) -> dict[str, list[str]]:
+def _shown_settings(df: pd.DataFrame, settings: Sequence[str]) -> dict[str, list[str]]:
     """Per method, the settings that take two or more values within one of its groups."""
     shown: dict[str, list[str]] = {}
-    keys = ["_method", *others]
-    for key, group in df.groupby(keys, sort=False, dropna=False):
-        method = key[0] if isinstance(key, tuple) else key
-        varying = [s for s in settings if group[s].map(value_text).nunique() >= 2]
+    for (method, _), runs in df.groupby(["method", "group"], sort=False):
+        varying = {s for s in settings if runs[s].map(value_text).nunique() >= 2}
         shown[method] = [s for s in settings if s in varying or s in shown.get(method, [])]
     return shown
 
@@ -99,14 +97,18 @@ def _shown_settings(df: pd.DataFrame, settings: Sequence[str], others: Sequence[
 def label_runs(df: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
     """`df` with its cell's columns: method, row (method and settings), group (other axes), cell."""
     settings, others = split_axes(axes)
-    df = df.assign(_method=df[METHOD].map(value_text) if METHOD in df else "all runs")
-    shown = _shown_settings(df, settings, others)
-    rows = [_label(m, shown[m], [r[s] for s in shown[m]]) for m, (_, r) in zip(df["_method"], df.iterrows())]
-    groups = [", ".join(f"{axis_name(a)}={value_text(r[a])}" for a in others) for _, r in df.iterrows()]
-    out = df.rename(columns={"_method": "method"}).assign(row=rows, group=groups)
-    out["cell"] = [f"{r}, {g}" if g else r for r, g in zip(out["row"], out["group"])]
-    out["n_trained"] = out["trained"].map(lambda t: len(t.split(",")) if t else 0)
-    return out
+    df = df.assign(
+        method=df[METHOD].map(value_text) if METHOD in df else "all runs",
+        group=[
+            ", ".join(f"{axis_name(a)}={value_text(v)}" for a, v in zip(others, values))
+            for values in df[others].itertuples(index=False)
+        ],
+    )
+    shown = _shown_settings(df, settings)
+    df["row"] = [_label(r["method"], shown[r["method"]], [r[s] for s in shown[r["method"]]]) for _, r in df.iterrows()]
+    df["cell"] = [f"{r}, {g}" if g else r for r, g in zip(df["row"], df["group"])]
+    df["n_trained"] = df["trained"].map(lambda t: len(t.split(",")) if t else 0)
+    return df
 
 
 def cell_order(df: pd.DataFrame) -> list[str]:

@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     if not report.paired.empty:
         print()
         for r in report.paired.itertuples():
-            print(f"{r.cell}: {r.row} − {r.baseline}, test {METRICS[r.metric][0]}: {r.diff:+.4f}, {r.verdict}")
+            where = f" ({r.group})" if r.group else ""
+            print(f"{r.row} − {r.baseline}{where}, test {METRICS[r.metric][0]}: {r.diff:+.4f}, {r.verdict}")
     if report.excluded:
         print(f"\n{len(report.excluded)} run(s) left out (see the report's last section):")
         for e in report.excluded:

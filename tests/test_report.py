@@ -392,7 +392,7 @@ def test_the_cell_best_on_validation_is_reported_on_test_and_can_be_the_baseline
     assert set(report.paired["baseline"]) == {"fixed (weights.recon=0.5)"}
     md = (tmp_path / "out" / "report.md").read_text()
     assert "## Selected on validation" in md and "selected on the validation split" in md
-    assert "every number after that column is on the test split" in md
+    assert "every other number is on the test split" in md
 
 
 # What a person looks at: figures, formats, naming, the default folder.

@@ -110,7 +110,7 @@ def selected_display(selected: pd.DataFrame, others: Sequence[str]) -> pd.DataFr
         out[axis_name(a)] = selected[axis_name(a)]
     out["selected on validation"] = selected["row"]
     out["validation objective"] = [
-        f"{num(v)} (of {int(c)}; next best {num(g, 4)} lower)"
+        f"{num(v)} (best of {int(c)}; next best {g:.2g} lower)"
         for v, c, g in zip(selected["val.objective.mean"], selected["candidates"], selected["runner_up_gap"])
     ]
     table = summary_display(selected, [], ranks=False).drop(columns="method (settings)")

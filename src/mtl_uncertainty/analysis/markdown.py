@@ -104,7 +104,8 @@ def _selected(report: Report) -> list[str]:
         "For each method (with the tasks it trains) and group, the row with the best mean validation objective "
         "over seeds (`mtl_uncertainty.objective`: the mean over the active tasks of the accuracies and the "
         "negated MSE, on the validation split after the last epoch), chosen among the rows that have validation "
-        "metrics. It was selected on the validation split; every number after that column is on the test split.",
+        "metrics. It was selected on the validation split; the validation objective is the only number "
+        "here from that split, every other number is on the test split.",
         "",
         markdown(selected_display(report.selected, report.others)),
         "",

@@ -22,6 +22,8 @@ from .tables import METRICS
 
 ACCURACIES = {"acc_cls3": "3-class test accuracy", "acc_cls10": "10-class test accuracy"}
 LINE_STYLES = ("-", "--", "-.", ":")
+MIN_SPAN = 0.05
+"""The final-metrics axes span at least this fraction of their values (5%: 0.05 around an accuracy of 1)."""
 
 
 def _style(i: int) -> tuple[str, str]:
@@ -59,6 +61,15 @@ def test_accuracy_per_epoch(
     return save(fig, f"Test accuracy after each epoch (one y-scale per accuracy; {BAND})", stem, formats)
 
 
+def _widen(ax, fraction: float = MIN_SPAN) -> None:
+    """Widen the x axis to at least `fraction` of its centre's magnitude, so that a tiny spread stays tiny."""
+    lo, hi = ax.get_xlim()
+    centre, need = (lo + hi) / 2, fraction * abs((lo + hi) / 2)
+    if hi - lo < need:
+        ax.set_xlim(centre - need / 2, centre + need / 2)
+    ax.ticklabel_format(axis="x", useOffset=False)
+
+
 def _range_title(name: str, ax) -> str:
     lo, hi = ax.get_xlim()
     return f"{name}\n(axis {lo:.4g} to {hi:.4g}: a span of {hi - lo:.3g})"
@@ -76,12 +87,14 @@ def _final_panel(ax, summary: pd.DataFrame, seeds: pd.DataFrame, metric: str) ->
         elif n == 1:
             ax.annotate("n = 1, no CI", (mean, pos), xytext=(6, 4), textcoords="offset points", fontsize=7)
     ax.margins(x=0.15)
+    ax.set_ylim(-0.8, len(summary) - 0.2)
+    _widen(ax)
 
 
 def final_metrics(summary: pd.DataFrame, seeds: pd.DataFrame, stem: Path, formats: Sequence[str]) -> list[Path]:
     """Final test metrics per row: every seed, and the mean with its 95% CI (no CI below 2 seeds)."""
     metrics = [m for m in METRICS if summary[f"{m}.n"].max() > 0]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics) + 3, 0.42 * len(summary) + 2.2))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics) + 3, 0.42 * len(summary) + 3))
     axes = np.atleast_1d(axes)
     for i, (ax, metric) in enumerate(zip(axes, metrics)):
         _final_panel(ax, summary, seeds, metric)
@@ -91,8 +104,8 @@ def final_metrics(summary: pd.DataFrame, seeds: pd.DataFrame, stem: Path, format
         ax.grid(axis="x", alpha=0.3)
     title = (
         "Final test metrics per row: grey dots are seeds, black diamonds the mean with its 95% CI.\n"
-        "Each axis is zoomed to its data (its range is in its title); differences.png shows each row against "
-        "the baseline with the CI of the difference."
+        f"Each axis spans its data, and at least {MIN_SPAN:.0%} of its values; its range is in its title. "
+        "differences.png shows each row against the baseline with the CI of the difference."
     )
     return save(fig, title, stem, formats)
 

@@ -21,8 +21,12 @@ METRICS = {
 
 def _estimates(prefix: str, values: pd.Series) -> dict[str, Any]:
     e = estimate(values)
-    return {f"{prefix}.mean": e.mean, f"{prefix}.std": e.std, f"{prefix}.ci_lo": e.lo, f"{prefix}.ci_hi": e.hi} | {
-        f"{prefix}.n": e.n
+    return {
+        f"{prefix}.mean": e.mean,
+        f"{prefix}.std": e.std,
+        f"{prefix}.ci_lo": e.lo,
+        f"{prefix}.ci_hi": e.hi,
+        f"{prefix}.n": e.n,
     }
 
 

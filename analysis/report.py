@@ -1,10 +1,11 @@
 """Tables and figures from the result.json files of one or more sweeps.
 
-    python analysis/report.py                                     # the newest sweep under multirun/
+    python analysis/report.py                                     # the newest sweep with results under multirun/
     python analysis/report.py multirun/ablation multirun/other --out reports/ablation
+    python analysis/report.py --baseline weighting=fixed,weights.recon=0.5 --format png,pdf
 
-Prints the main table and writes report.md, results.csv, summary.csv, summary.tex and the PNG
-figures into the output folder (default: report/ inside the first sweep).
+Prints the main table and the paired comparisons, and writes report.md, results.csv, summary.csv,
+summary.tex and the figures into the output folder (default: report/ inside the first sweep).
 """
 
 from __future__ import annotations
@@ -15,29 +16,54 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # works from a checkout, installed or not
 
-from mtl_uncertainty.analysis import NoRunsError, make_report, newest_sweep
-from mtl_uncertainty.analysis.stats import METRICS
+from mtl_uncertainty.analysis import ReportError, make_report, newest_sweep
+from mtl_uncertainty.analysis.compare import DEFAULT_BASELINE
+from mtl_uncertainty.analysis.tables import METRICS
+
+FIGURE_FORMATS = ("png", "pdf", "svg")
 
 
-def main(argv: list[str] | None = None) -> int:
+def _formats(text: str) -> list[str]:
+    formats = [f.strip().lower().lstrip(".") for f in text.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in FIGURE_FORMATS]
+    if not formats or unknown:
+        raise argparse.ArgumentTypeError(f"use one or more of {', '.join(FIGURE_FORMATS)}, comma-separated")
+    return formats
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sweeps", nargs="*", type=Path, help="sweep folders (default: the newest under multirun/)")
     parser.add_argument("--out", type=Path, help="output folder (default: SWEEP/report)")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--baseline",
+        default=DEFAULT_BASELINE,
+        help="the row every other row is compared with: key=value[,key=value] on config keys (weighting = the "
+        "method), or best:key=value[,...] for the one of those rows best on validation (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--format", type=_formats, default=["png"], help="figure formats, e.g. png,pdf,svg (default: png)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
         sweeps = args.sweeps or [newest_sweep(Path("multirun"))]
         missing = [s for s in sweeps if not s.is_dir()]
         if missing:
-            raise NoRunsError(f"No such folder: {', '.join(map(str, missing))}.")
-        report = make_report(sweeps, args.out or sweeps[0] / "report")
-    except NoRunsError as e:
+            raise ReportError(f"No such folder: {', '.join(map(str, missing))}.")
+        report = make_report(sweeps, args.out or sweeps[0] / "report", baseline=args.baseline, formats=args.format)
+    except ReportError as e:
         print(e, file=sys.stderr)
         return 1
     print(report.main_table_text())
     if not report.paired.empty:
         print()
         for r in report.paired.itertuples():
-            print(f"{r.cell}: {r.learnable} − {r.fixed}, test {METRICS[r.metric][0]}: {r.diff:+.4f}, {r.verdict}")
+            where = f" ({r.group})" if r.group else ""
+            print(f"{r.row} − {r.baseline}{where}, test {METRICS[r.metric][0]}: {r.diff:+.4f}, {r.verdict}")
     if report.excluded:
         print(f"\n{len(report.excluded)} run(s) left out (see the report's last section):")
         for e in report.excluded:

@@ -1,23 +1,37 @@
-"""The report: aggregates, the paired test, figures and robustness, from result.json files only."""
+"""The report: aggregates, paired tests, Δm%, selection, figures and robustness, from result.json files only.
+
+Fixtures start from real `run()` output (one tiny run per method and recon value) and then set the
+final metrics by hand, so that every expected statistic can be computed by hand.
+"""
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scipy import stats
 
-from mtl_uncertainty.analysis import NoRunsError, make_report
-from mtl_uncertainty.analysis.stats import find_axes
+from mtl_uncertainty.analysis import BaselineError, NoRunsError, make_report, newest_sweep
+from mtl_uncertainty.analysis.cells import find_axes
+from mtl_uncertainty.analysis.stats import holm, paired
 from mtl_uncertainty.run import run
 from tests.conftest import REPO, compose_cfg, run_cli, tiny_overrides
 
 REPORT = REPO / "analysis" / "report.py"
+T975 = {2: 4.302652729911275, 3: 3.182446305284263}  # t(0.975, df)
+TEMPLATE_KEYS = [
+    *((w, True) for w in ("learnable", "fixed", "liebel", "imtl_l", "rlw", "single_cls3", "single_cls10")),
+    ("single_recon", True),
+    *((w, False) for w in ("learnable", "fixed", "single_cls3", "single_cls10")),
+]
 
 # 3-class test accuracy by (weighting, recon) cell and seed; 10-class is 0.1 lower, MSE set below.
 ACC3 = {
@@ -29,52 +43,71 @@ ACC3 = {
 
 
 @pytest.fixture(scope="module")
-def templates(tmp_path_factory: pytest.TempPathFactory, synthetic_root: Path) -> dict[str, dict]:
-    """Real result.json content of one tiny run per weighting, to build fixtures from."""
+def templates(tmp_path_factory: pytest.TempPathFactory, synthetic_root: Path) -> dict[tuple[str, bool], dict]:
+    """Real result.json content of one tiny run per (weighting, recon), with a validation split."""
     out = tmp_path_factory.mktemp("templates")
+    overrides = [*tiny_overrides(synthetic_root), "data.val_size=64"]
     return {
-        w: run(compose_cfg(*tiny_overrides(synthetic_root), f"weighting={w}"), out / w) for w in ("learnable", "fixed")
+        (w, recon): run(compose_cfg(*overrides, f"weighting={w}", f"recon={str(recon).lower()}"), out / f"{w}-{recon}")
+        for w, recon in TEMPLATE_KEYS
     }
 
 
-def fake_result(templates: dict[str, dict], weighting: str, recon: bool, seed: int, acc3: float) -> dict:
-    r = copy.deepcopy(templates[weighting])
-    r["config"]["recon"], r["config"]["seed"], r["seed"] = recon, seed, seed
+def _set(config: dict, dotted: str, value: Any) -> None:
+    *path, last = dotted.split(".")
+    for key in path:
+        config = config[key]
+    config[last] = value
+
+
+def result(
+    templates: dict, weighting: str, recon: bool, seed: int, acc3: float, config: dict | None = None, **metrics: Any
+) -> dict:
+    """A template's result with seed, config values and final test metrics set by hand (10-class: acc3 − 0.1)."""
+    r = copy.deepcopy(templates[(weighting, recon)])
+    r["config"]["seed"] = r["seed"] = seed
+    for key, value in (config or {}).items():
+        _set(r["config"], key, value)
+    r["config_hash"] = hashlib.sha256(json.dumps(r["config"], sort_keys=True).encode()).hexdigest()[:16]
     test = {"acc_cls3": acc3, "acc_cls10": acc3 - 0.1, "loss_cls3": 0.3, "loss_cls10": 0.9}
     test["loss_recon"] = (0.2 + 0.01 * seed) if recon else None
+    test.update({k: v for k, v in metrics.items() if k != "val"})
     r["final"]["test"] = test
     r["history"][-1]["test"] = test
-    if not recon:
-        for key in ("s", "sigma", "weight", "loss"):
-            if r["trajectory"][key]:
-                r["trajectory"][key].pop("recon", None)
-        r["trajectory"]["tasks"] = ["cls3", "cls10"]
+    if "val" in metrics:
+        r["final"]["val"] = metrics["val"]
     return r
 
 
-def write_sweep(root: Path, templates: dict[str, dict]) -> Path:
+def write(root: Path, rel: str, content: dict) -> Path:
+    """Write `content` as the result.json of job folder root/rel, as the run there would have."""
+    job = root / rel
+    job.mkdir(parents=True)
+    (job / "result.json").write_text(json.dumps({**content, "job_dir": str(job.resolve())}))
+    return job
+
+
+def write_sweep(root: Path, templates: dict) -> Path:
     for (weighting, recon), accs in ACC3.items():
         for seed, acc in enumerate(accs):
-            job = root / f"weighting={weighting}" / f"recon={str(recon).lower()}" / f"seed={seed}"
-            job.mkdir(parents=True)
-            (job / "result.json").write_text(json.dumps(fake_result(templates, weighting, recon, seed, acc)))
+            rel = f"weighting={weighting}/recon={str(recon).lower()}/seed={seed}"
+            write(root, rel, result(templates, weighting, recon, seed, acc))
     return root
 
 
-def add_broken_runs(root: Path, templates: dict[str, dict]) -> dict[str, str]:
+def add_broken_runs(root: Path, templates: dict) -> dict[str, str]:
     """Job folders the report must list and leave out: folder name → expected status."""
     (root / "no-result" / ".hydra").mkdir(parents=True)
     (root / "malformed").mkdir()
     (root / "malformed" / "result.json").write_text('{"status": "completed", "final": ')
-    diverged = fake_result(templates, "learnable", True, 7, 0.5)
+    diverged = result(templates, "learnable", True, 7, 0.5)
     diverged.update(status="diverged", final=None, divergence={"epoch": 1, "step": 3, "losses": {"loss_total": "nan"}})
-    failed = fake_result(templates, "fixed", True, 8, 0.5)
+    failed = result(templates, "fixed", True, 8, 0.5)
     failed.update(status="failed", final=None, error={"type": "RuntimeError", "message": "boom", "traceback": []})
-    incomplete = fake_result(templates, "fixed", True, 9, 0.5)
+    incomplete = result(templates, "fixed", True, 9, 0.5)
     incomplete["final"]["test"] = {}
     for name, content in (("diverged", diverged), ("failed", failed), ("incomplete", incomplete)):
-        (root / name).mkdir()
-        (root / name / "result.json").write_text(json.dumps(content))
+        write(root, name, content)
     return {
         "no-result": "missing",
         "malformed": "malformed",
@@ -84,46 +117,362 @@ def add_broken_runs(root: Path, templates: dict[str, dict]) -> dict[str, str]:
     }
 
 
-def test_cell_aggregates_equal_hand_computed_values(tmp_path: Path, templates: dict[str, dict]) -> None:
+def p_paired(d: list[float]) -> float:
+    mean = sum(d) / len(d)
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1))
+    return 2 * stats.t.sf(abs(mean / (sd / math.sqrt(len(d)))), len(d) - 1)
+
+
+def test_cell_aggregates_equal_hand_computed_values(tmp_path: Path, templates: dict) -> None:
     report = make_report([write_sweep(tmp_path / "sweep", templates)], tmp_path / "out")
     assert [a.removeprefix("config.") for a in report.axes] == ["weighting.name", "recon"]
-    row = report.summary.set_index("cell").loc["weighting=learnable, recon=true"]
+    row = report.summary.set_index("cell").loc["learnable, recon=true"]
     values = [0.90, 0.92, 0.94]
     mean = sum(values) / 3
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / 2)
-    half = 4.302652729911275 * std / math.sqrt(3)  # t(0.975, df=2)
+    half = T975[2] * std / math.sqrt(3)
     assert row["test.acc_cls3.mean"] == pytest.approx(mean)
     assert row["test.acc_cls3.std"] == pytest.approx(std)
     assert row["test.acc_cls3.ci_lo"] == pytest.approx(mean - half)
     assert row["test.acc_cls3.ci_hi"] == pytest.approx(mean + half)
-    assert row["test.acc_cls3.n"] == 3
+    assert row["test.acc_cls3.n"] == 3 and row["seeds"] == 3 and row["runs"] == 3
     assert row["test.acc_cls10.mean"] == pytest.approx(mean - 0.1)
     assert row["test.loss_recon.mean"] == pytest.approx(0.21)
-    off = report.summary.set_index("cell").loc["weighting=fixed, recon=false"]
+    off = report.summary.set_index("cell").loc["fixed, recon=false"]
     assert off["test.acc_cls3.std"] == pytest.approx(0, abs=1e-12) and off["test.loss_recon.n"] == 0
 
 
-def test_paired_comparison_matches_a_hand_computed_paired_t_test(tmp_path: Path, templates: dict[str, dict]) -> None:
+def test_paired_comparison_matches_a_hand_computed_paired_t_test(tmp_path: Path, templates: dict) -> None:
     report = make_report([write_sweep(tmp_path / "sweep", templates)], tmp_path / "out")
-    paired = report.paired.set_index(["cell", "metric"])
-    row = paired.loc[("recon=true", "test.acc_cls3")]
+    paired_rows = report.paired.set_index(["cell", "metric"])
+    row = paired_rows.loc[("learnable, recon=true", "test.acc_cls3")]
     d = [a - b for a, b in zip(ACC3[("learnable", True)], ACC3[("fixed", True)])]  # +0.01, +0.02, −0.01
     mean = sum(d) / 3
     sd = math.sqrt(sum((x - mean) ** 2 for x in d) / 2)
-    t = mean / (sd / math.sqrt(3))
-    p = 2 * (1 - stats.t.cdf(abs(t), df=2))
-    assert row["n"] == 3 and row["diff"] == pytest.approx(mean)
-    assert row["p"] == pytest.approx(p)
-    assert row["ci_lo"] == pytest.approx(mean - 4.302652729911275 * sd / math.sqrt(3))
+    assert row["n"] == 3 and row["diff"] == pytest.approx(mean) and row["baseline"] == "fixed"
+    assert row["p"] == pytest.approx(p_paired(d))
+    assert row["ci_lo"] == pytest.approx(mean - T975[2] * sd / math.sqrt(3))
     assert row["verdict"].startswith("within noise")
-    off = paired.loc[("recon=false", "test.acc_cls3")]  # +0.00, +0.01, +0.03: consistent but tiny n
+    off = paired_rows.loc[("learnable, recon=false", "test.acc_cls3")]  # +0.00, +0.01, +0.03: consistent but tiny n
     assert off["diff"] == pytest.approx(0.04 / 3)
-    mse = paired.loc[("recon=true", "test.loss_recon")]
+    mse = paired_rows.loc[("learnable, recon=true", "test.loss_recon")]
     assert mse["diff"] == pytest.approx(0.0) and "too few" not in mse["verdict"]
-    assert ("recon=false", "test.loss_recon") not in paired.index
+    assert ("learnable, recon=false", "test.loss_recon") not in paired_rows.index
+    assert report.paired["p_holm"].tolist() == pytest.approx(holm(report.paired["p"].tolist()), nan_ok=True)
 
 
-def test_every_output_file_is_written_and_not_empty(tmp_path: Path, templates: dict[str, dict]) -> None:
+# 1a–1d: the reliability of the paired statistics.
+
+
+def test_paired_drops_pairs_with_a_missing_side_before_anything_is_computed() -> None:
+    result_ = paired([0.5, 0.7, math.nan, 0.9], [0.4, 0.5, 0.3, math.nan])
+    d = [0.1, 0.2]
+    assert result_.diff.n == 2 and result_.diff.mean == pytest.approx(0.15)
+    assert result_.p == pytest.approx(p_paired(d))
+    assert result_.p == pytest.approx(stats.ttest_rel([0.5, 0.7], [0.4, 0.5]).pvalue)
+
+
+def test_a_nan_in_one_pair_leaves_difference_ci_and_p_on_the_same_pairs(tmp_path: Path, templates: dict) -> None:
+    """1a: the old report took the CI from 3 pairs and p (NaN) from 4, and called a clear difference noise."""
+    sweep = tmp_path / "sweep"
+    fixed_mse, learn_mse = [0.30, 0.32, 0.34, 0.36], [0.20, 0.21, 0.25, None]
+    for seed in range(4):
+        acc = 0.9 + 0.01 * seed
+        write(sweep, f"f/{seed}", result(templates, "fixed", True, seed, acc, loss_recon=fixed_mse[seed]))
+        write(sweep, f"l/{seed}", result(templates, "learnable", True, seed, acc, loss_recon=learn_mse[seed]))
+    report = make_report([sweep], tmp_path / "out")
+    row = report.paired.set_index("metric").loc["test.loss_recon"]
+    d = [-0.10, -0.11, -0.09]
+    p = p_paired(d)
+    assert row["n"] == 3 and row["diff"] == pytest.approx(-0.10) and row["p"] == pytest.approx(p)
+    assert row["ci_hi"] < 0
+    assert row["p_holm"] == pytest.approx(min(1, 3 * p))  # three comparisons: acc 3, acc 10 (both 0), MSE
+    assert row["verdict"] == f"better than fixed by 0.1 (Holm p = {3 * p:.2g})"
+
+
+def test_repeats_of_a_seed_are_averaged_before_pairing(tmp_path: Path, templates: dict) -> None:
+    """1b: two sweeps of the same seeds were merged many-to-many (10 pairs from 3 seeds)."""
+    cpu, gpu = tmp_path / "cpu", tmp_path / "gpu"
+    runs = {
+        (cpu, "fixed"): [0.90, 0.91, 0.92],
+        (cpu, "learnable"): [0.91, 0.93, 0.95],
+        (gpu, "fixed"): [0.92, 0.93],
+        (gpu, "learnable"): [0.93, 0.97],
+    }
+    for (sweep, weighting), accs in runs.items():
+        for seed, acc in enumerate(accs):
+            write(sweep, f"{weighting}/seed={seed}", result(templates, weighting, True, seed, acc))
+    report = make_report([cpu, gpu], tmp_path / "out")
+    learn = report.summary.set_index("cell").loc["learnable"]
+    per_seed = [0.92, 0.95, 0.95]  # seed 0: (0.91 + 0.93)/2, seed 1: (0.93 + 0.97)/2, seed 2: 0.95
+    assert learn["test.acc_cls3.n"] == 3 and learn["runs"] == 5
+    assert learn["test.acc_cls3.mean"] == pytest.approx(sum(per_seed) / 3)
+    row = report.paired.set_index("metric").loc["test.acc_cls3"]
+    d = [0.92 - 0.91, 0.95 - 0.92, 0.95 - 0.92]
+    assert row["n"] == 3 and row["diff"] == pytest.approx(sum(d) / 3) and row["p"] == pytest.approx(p_paired(d))
+    assert "| 3 seeds; 5 runs averaged |" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_copied_job_folder_is_counted_once(tmp_path: Path, templates: dict) -> None:
+    """1c: a copy of a job folder inside the sweep was a second run of its seed."""
+    sweep = write_sweep(tmp_path / "sweep", templates)
+    original = sweep / "weighting=learnable" / "recon=true" / "seed=0"
+    copy_ = sweep / "weighting=learnable (copy)" / "recon=true" / "seed=0"  # sorts before the original
+    shutil.copytree(original, copy_)
+    report = make_report([sweep], tmp_path / "out")
+    row = report.summary.set_index("cell").loc["learnable, recon=true"]
+    assert row["seeds"] == 3 and row["runs"] == 3 and row["test.acc_cls3.std"] > 0
+    assert [(e.path, e.status, e.reason) for e in report.excluded] == [
+        (copy_, "copy", f"a copy of {original} (same run), counted once")
+    ]
+    assert "a copy of" in (tmp_path / "out" / "report.md").read_text()
+    shutil.rmtree(original)  # only the copy left: it is the run
+    report = make_report([sweep], tmp_path / "out2")
+    assert report.summary.set_index("cell").loc["learnable, recon=true", "runs"] == 3 and not report.excluded
+
+
+def test_verdicts_name_the_direction_of_clear_differences(tmp_path: Path, templates: dict) -> None:
+    """1d: accuracy higher/lower and MSE lower/higher each get their word, from the Holm-adjusted p."""
+    sweep = tmp_path / "sweep"
+    step = [0.05, 0.06, 0.04, 0.05]
+    noise = [0.01, -0.01, 0.02, -0.02]
+    for seed in range(4):
+        base3, base10, mse = 0.90 + 0.01 * seed, 0.80 + 0.01 * seed, 0.30 + 0.01 * seed
+        write(sweep, f"f/{seed}", result(templates, "fixed", True, seed, base3, acc_cls10=base10, loss_recon=mse))
+        learn = {"acc_cls10": base10 - step[seed], "loss_recon": mse - step[seed]}
+        write(sweep, f"l/{seed}", result(templates, "learnable", True, seed, base3 + step[seed], **learn))
+        liebel = {"acc_cls10": base10 + noise[seed], "loss_recon": mse + step[seed]}
+        write(sweep, f"s/{seed}", result(templates, "liebel", True, seed, base3 + noise[seed], **liebel))
+    report = make_report([sweep], tmp_path / "out")
+    verdicts = report.paired.set_index(["cell", "metric"])["verdict"]
+    holm_p = f"{6 * p_paired(step):.2g}"  # four equal p-values among six comparisons: each adjusted ×6
+    assert verdicts[("learnable", "test.acc_cls3")] == f"better than fixed by 0.05 (Holm p = {holm_p})"
+    assert verdicts[("learnable", "test.acc_cls10")] == f"worse than fixed by 0.05 (Holm p = {holm_p})"
+    assert verdicts[("learnable", "test.loss_recon")] == f"better than fixed by 0.05 (Holm p = {holm_p})"
+    assert verdicts[("liebel", "test.loss_recon")] == f"worse than fixed by 0.05 (Holm p = {holm_p})"
+    assert verdicts[("liebel", "test.acc_cls3")].startswith("within noise")
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert f"- learnable, test 10-class accuracy: worse than fixed by 0.05 (Holm p = {holm_p})." in md
+
+
+def test_holm_adjusts_step_down_and_leaves_nan_out() -> None:
+    assert holm([0.01, 0.04, 0.03, math.nan]) == pytest.approx([0.03, 0.06, 0.06, math.nan], nan_ok=True)
+    assert holm([0.02, 0.9]) == pytest.approx([0.04, 0.9])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+# Many methods: rows, Δm%, ranks, baselines, validation selection.
+
+
+def test_rows_are_the_method_with_the_settings_that_vary_within_it(tmp_path: Path, templates: dict) -> None:
+    sweep = tmp_path / "sweep"
+    for seed in range(2):
+        for recon in (True, False):
+            for w in ("single_cls3", "single_cls10", "fixed"):
+                write(sweep, f"{w}/{recon}/{seed}", result(templates, w, recon, seed, 0.9))
+            for lr in (0.01, 0.0001):
+                cfg = {"weighting.lr": lr}
+                write(sweep, f"l{lr}/{recon}/{seed}", result(templates, "learnable", recon, seed, 0.9, cfg))
+    report = make_report([sweep], tmp_path / "out")
+    rows = set(report.summary["row"])
+    assert rows == {
+        "fixed",
+        "single (task=cls3)",
+        "single (task=cls10)",
+        "learnable (lr=0.01)",
+        "learnable (lr=0.0001)",
+    }
+    assert list(report.summary.columns[:5]) == ["cell", "row", "group", "method", "recon"]
+    head = report.main_table_text().splitlines()[0]
+    assert head.startswith("| method (settings) | recon | test 3-class accuracy")
+    assert "| single (task=cls3) | true |" in report.main_table_text()
+
+
+def test_delta_m_against_the_single_task_runs_of_each_seed(tmp_path: Path, templates: dict) -> None:
+    sweep = tmp_path / "sweep"
+    single = {"single_cls3": [0.90, 0.80], "single_cls10": [0.70, 0.60], "single_recon": [0.20, 0.40]}
+    for seed in range(2):
+        write(sweep, f"s3/{seed}", result(templates, "single_cls3", True, seed, single["single_cls3"][seed]))
+        # the 10-class baseline trains with recon off: recon is ignored when baselines are matched
+        write(
+            sweep,
+            f"s10/{seed}",
+            result(templates, "single_cls10", False, seed, 0.5, acc_cls10=single["single_cls10"][seed]),
+        )
+        write(
+            sweep,
+            f"sr/{seed}",
+            result(templates, "single_recon", True, seed, 0.5, loss_recon=single["single_recon"][seed]),
+        )
+    learn = [(0.99, 0.77, 0.18), (0.88, 0.54, 0.50)]  # acc3, acc10, MSE per seed
+    for seed, (a3, a10, mse) in enumerate(learn):
+        write(sweep, f"l/{seed}", result(templates, "learnable", True, seed, a3, acc_cls10=a10, loss_recon=mse))
+    write(sweep, "l/2", result(templates, "learnable", True, 2, 0.85, acc_cls10=0.65, loss_recon=0.30))
+    report = make_report([sweep], tmp_path / "out")
+    dm = [
+        ((0.99 - 0.90) / 0.90 + (0.77 - 0.70) / 0.70 - (0.18 - 0.20) / 0.20) / 3 * 100,
+        ((0.88 - 0.80) / 0.80 + (0.54 - 0.60) / 0.60 - (0.50 - 0.40) / 0.40) / 3 * 100,
+        ((0.85 - 0.85) / 0.85 + (0.65 - 0.65) / 0.65 - (0.30 - 0.30) / 0.30) / 3 * 100,  # seed 2: means over seeds
+    ]
+    row = report.summary.set_index("cell").loc["learnable, recon=true"]
+    mean = sum(dm) / 3
+    sd = math.sqrt(sum((x - mean) ** 2 for x in dm) / 2)
+    assert row["delta_m.mean"] == pytest.approx(mean) and row["delta_m.n"] == 3
+    assert row["delta_m.ci_hi"] == pytest.approx(mean + T975[2] * sd / math.sqrt(3))
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "- learnable, recon=true: seed(s) 2 have no single-task cls10 run" in md
+    off = report.summary.set_index("cell").loc["single (task=cls10), recon=false"]
+    own = [((0.5 - 0.90) / 0.90 + 0) / 2 * 100, ((0.5 - 0.80) / 0.80 + 0) / 2 * 100]  # against itself on cls10: 0
+    assert off["delta_m.mean"] == pytest.approx(sum(own) / 2)
+
+
+def test_delta_m_is_a_dash_and_explained_without_single_task_runs(tmp_path: Path, templates: dict) -> None:
+    report = make_report([write_sweep(tmp_path / "sweep", templates)], tmp_path / "out")
+    assert (report.summary["delta_m.n"] == 0).all()
+    assert all(line.split(" | ")[-3] == "—" for line in report.main_table_text().splitlines()[2:])
+    assert "none of these runs is a single-task baseline" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_mean_rank_per_seed_and_task_with_ties(tmp_path: Path, templates: dict) -> None:
+    sweep = tmp_path / "sweep"
+    acc = {"fixed": [(0.9, 0.8), (0.9, 0.7)], "learnable": [(0.8, 0.8), (0.95, 0.75)]}
+    for w, seeds in acc.items():
+        for seed, (a3, a10) in enumerate(seeds):
+            write(sweep, f"{w}/{seed}", result(templates, w, False, seed, a3, acc_cls10=a10))
+    report = make_report([sweep], tmp_path / "out")
+    ranks = report.summary.set_index("row")["rank.mean"]
+    # seed 0: 3-class fixed 1, learnable 2; 10-class tie 1.5 each. seed 1: learnable 1 and 1.
+    assert ranks["fixed"] == pytest.approx((1 + 1.5 + 2 + 2) / 4)
+    assert ranks["learnable"] == pytest.approx((2 + 1.5 + 1 + 1) / 4)
+
+
+def _fixed_variants(sweep: Path, templates: dict, val: dict[float, list[float]] | None = None) -> None:
+    """fixed with weights.recon 0.5 and 2.0, and learnable, 3 seeds, recon on; `val`: 3-class val accuracy."""
+    for seed in range(3):
+        for lam in (0.5, 2.0):
+            extra = {"val": {"acc_cls3": val[lam][seed], "acc_cls10": 0.5, "loss_recon": 0.2}} if val else {}
+            cfg = {"weighting.weights.recon": lam}
+            acc = 0.90 + 0.01 * seed + (0.02 if lam == 2.0 else 0.0)
+            write(sweep, f"f{lam}/{seed}", result(templates, "fixed", True, seed, acc, cfg, **extra))
+        extra = {"val": {"acc_cls3": 0.7, "acc_cls10": 0.5, "loss_recon": 0.2}} if val else {}
+        write(sweep, f"l/{seed}", result(templates, "learnable", True, seed, 0.93 + 0.01 * seed, **extra))
+
+
+def test_an_ambiguous_baseline_is_refused_with_the_rows_and_how_to_narrow_it(tmp_path: Path, templates: dict) -> None:
+    sweep = tmp_path / "sweep"
+    _fixed_variants(sweep, templates)
+    with pytest.raises(BaselineError) as err:
+        make_report([sweep], tmp_path / "out")
+    message = str(err.value)
+    assert "fixed (weights.recon=0.5)" in message and "fixed (weights.recon=2.0)" in message
+    assert "--baseline weighting=fixed,weights.recon=0.5" in message and "best:weighting=fixed" in message
+    with pytest.raises(BaselineError, match=r"matches no row\. The rows are: fixed"):
+        make_report([sweep], tmp_path / "out", baseline="weighting=fixd")
+    report = make_report([sweep], tmp_path / "out", baseline="weighting=fixed,weights.recon=2")
+    rows = report.paired.set_index(["row", "metric"])
+    assert set(report.paired["baseline"]) == {"fixed (weights.recon=2.0)"}
+    assert rows.loc[("fixed (weights.recon=0.5)", "test.acc_cls3"), "diff"] == pytest.approx(-0.02)
+    proc = subprocess.run(
+        [sys.executable, str(REPORT), str(sweep), "--out", str(tmp_path / "cli")], capture_output=True, text=True
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and "best:weighting=fixed" in proc.stderr
+
+
+def test_the_cell_best_on_validation_is_reported_on_test_and_can_be_the_baseline(
+    tmp_path: Path, templates: dict
+) -> None:
+    sweep = tmp_path / "sweep"
+    _fixed_variants(sweep, templates, val={0.5: [0.9, 0.9, 0.9], 2.0: [0.8, 0.8, 0.85]})
+    report = make_report([sweep], tmp_path / "out", baseline="best:weighting=fixed")
+    chosen = report.selected.set_index("family").loc["fixed"]
+    assert chosen["row"] == "fixed (weights.recon=0.5)" and chosen["candidates"] == 2
+    assert chosen["val.objective.mean"] == pytest.approx((0.9 + 0.5 - 0.2) / 3)  # objective(): acc, acc, −MSE
+    assert chosen["test.acc_cls3.mean"] == pytest.approx(0.91)  # on test, not validation
+    assert "learnable" not in set(report.selected["family"])  # one cell: nothing to select
+    assert set(report.paired["baseline"]) == {"fixed (weights.recon=0.5)"}
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "## Selected on validation" in md and "selected on the validation split" in md
+    assert "every other number is on the test split" in md
+
+
+# What a person looks at: figures, formats, naming, the default folder.
+
+
+def test_figures_compare_like_with_like(tmp_path: Path, templates: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mtl_uncertainty.analysis.figures as figures_module
+
+    sweep = tmp_path / "sweep"
+    for seed in range(2):
+        for w in ("learnable", "fixed", "imtl_l", "rlw"):
+            write(sweep, f"{w}/{seed}", result(templates, w, True, seed, 0.9))
+    big = result(templates, "fixed", True, 2, 0.9)
+    big["trajectory"]["values"]["weight"]["recon"] = [40.0] * len(big["trajectory"]["step"])
+    write(sweep, "fixed/2", big)
+    drawn: dict[str, Any] = {}
+
+    def keep(fig, title, stem, formats):
+        drawn[stem.name] = (fig, title)
+        return [stem.with_suffix(".png")]
+
+    monkeypatch.setattr(figures_module, "save", keep)
+    make_report([sweep], tmp_path / "out")
+    fig, title = drawn["weights"]
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert sorted(ax.get_title() for ax in panels) == ["fixed", "imtl_l", "learnable", "rlw"]
+    assert len({ax.get_ylim() for ax in panels}) == 1 and {ax.get_yscale() for ax in panels} == {"log"}
+    assert "log y scale" in title
+    fig, _ = drawn["sigma_trajectories"]
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert {ax.get_title() for ax in panels} == {"learnable", "imtl_l"}  # the rows that record s or sigma
+    assert not any(ax.texts for ax in fig.axes)
+    fig, _ = drawn["equilibrium"]
+    assert {ax.get_title().split("\n")[0] for ax in fig.axes if ax.get_visible()} == {"learnable", "imtl_l"}
+
+
+def test_final_accuracy_with_one_seed_has_points_and_no_ci(tmp_path: Path, templates: dict) -> None:
+    import mtl_uncertainty.analysis.metric_figures as metric_figures
+
+    sweep = tmp_path / "sweep"
+    write(sweep, "l", result(templates, "learnable", True, 0, 0.905))
+    write(sweep, "f", result(templates, "fixed", True, 0, 0.900))
+    report = make_report([sweep], tmp_path / "out")
+    fig_files = report.figures["final_accuracy"]
+    assert fig_files[0].stat().st_size > 0
+    summary, seeds = report.summary, report.seeds
+    captured = {}
+    original = metric_figures.save
+    metric_figures.save = lambda fig, title, stem, formats: captured.update(fig=fig, title=title) or []
+    try:
+        metric_figures.final_metrics(summary, seeds, tmp_path / "f", ["png"])
+    finally:
+        metric_figures.save = original
+    texts = [t.get_text() for ax in captured["fig"].axes for t in ax.texts]
+    assert texts.count("n = 1, no CI") == 2 * 3  # two rows, three metrics
+    assert all("axis" in ax.get_title() for ax in captured["fig"].axes)
+    assert "| 0.9050 (n = 1, no CI) |" in report.main_table_text()
+
+
+def test_every_figure_in_every_format_and_report_links_the_first(tmp_path: Path, templates: dict) -> None:
+    sweep = write_sweep(tmp_path / "sweep", templates)
+    out = tmp_path / "out"
+    report = make_report([sweep], out, formats=("svg", "png", "pdf"))
+    names = ["final_accuracy", "differences", "test_accuracy", "weights", "sigma_trajectories", "equilibrium"]
+    assert sorted(report.figures) == sorted(names)
+    md = (out / "report.md").read_text()
+    for name in names:
+        for fmt in ("svg", "png", "pdf"):
+            assert (out / f"{name}.{fmt}").stat().st_size > 0
+        assert f"]({name}.svg)" in md and f"]({name}.png)" not in md
+    proc = subprocess.run(
+        [sys.executable, str(REPORT), str(sweep), "--out", str(tmp_path / "cli"), "--format", "pdf"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "cli" / "weights.pdf").exists() and not (tmp_path / "cli" / "weights.png").exists()
+
+
+def test_every_output_file_is_written_and_not_empty(tmp_path: Path, templates: dict) -> None:
     out = tmp_path / "out"
     make_report([write_sweep(tmp_path / "sweep", templates)], out)
     names = ["report.md", "results.csv", "summary.csv", "summary.tex"]
@@ -135,17 +484,18 @@ def test_every_output_file_is_written_and_not_empty(tmp_path: Path, templates: d
     for name in names[4:]:
         assert f"]({name})" in md
     assert "0.9200 ± 0.0200" in md and "Replication of the source's table" in md
+    assert "| weighting | recon | source 3-class |" in md and "| learnable | true | 0.9669 |" in md
     assert r"\begin{tabular}" in (out / "summary.tex").read_text()
     assert len((out / "results.csv").read_text().splitlines()) == 1 + 12
 
 
-def test_broken_partial_and_diverged_runs_are_listed_and_left_out(tmp_path: Path, templates: dict[str, dict]) -> None:
+def test_broken_partial_and_diverged_runs_are_listed_and_left_out(tmp_path: Path, templates: dict) -> None:
     sweep = write_sweep(tmp_path / "sweep", templates)
     expected = add_broken_runs(sweep, templates)
     report = make_report([sweep], tmp_path / "out")
     assert len(report.runs) == 12
     assert {e.path.name: e.status for e in report.excluded} == expected
-    assert report.summary.set_index("cell").loc["weighting=learnable, recon=true", "test.acc_cls3.n"] == 3
+    assert report.summary.set_index("cell").loc["learnable, recon=true", "test.acc_cls3.n"] == 3
     md = (tmp_path / "out" / "report.md").read_text()
     assert "left out: 5" in md and "1 diverged" in md
     for name in expected:
@@ -153,19 +503,39 @@ def test_broken_partial_and_diverged_runs_are_listed_and_left_out(tmp_path: Path
     assert "diverged at step 3" in md and "RuntimeError: boom" in md and "not valid JSON" in md
 
 
-def test_axes_appear_when_they_vary(tmp_path: Path, templates: dict[str, dict]) -> None:
+def test_axes_appear_when_they_vary(tmp_path: Path, templates: dict) -> None:
     sweep = write_sweep(tmp_path / "sweep", templates)
-    r = fake_result(templates, "learnable", True, 0, 0.93)
-    r["config"]["weighting"]["form"] = "kendall"
-    (sweep / "kendall").mkdir()
-    (sweep / "kendall" / "result.json").write_text(json.dumps(r))
+    write(sweep, "kendall", result(templates, "learnable", True, 0, 0.93, {"weighting.form": "kendall"}))
     report = make_report([sweep], tmp_path / "out")
     assert "config.weighting.form" in report.axes
-    assert "weighting=learnable, recon=true, weighting.form=kendall" in set(report.summary["cell"])
+    assert {"learnable (form=kendall), recon=true", "learnable (form=seed), recon=true"} <= set(report.summary["cell"])
+    assert "fixed, recon=true" in set(report.summary["cell"])
     assert "config.weighting.weights.cls3" not in find_axes(report.table)
 
 
-def test_a_folder_without_runs_is_a_clear_error(tmp_path: Path, templates: dict[str, dict]) -> None:
+def test_schema_1_results_still_report(tmp_path: Path, templates: dict) -> None:
+    sweep = write_sweep(tmp_path / "sweep", templates)
+    for path in sweep.rglob("result.json"):
+        r = json.loads(path.read_text())
+        traj = r["trajectory"]
+        values = traj.pop("values")
+        traj.update(s=values.get("s"), sigma=values.get("sigma"), weight=values["weight"])
+        traj["initial"] = {"s": traj["initial"].get("s"), "weight": traj["initial"]["weight"]}
+        del traj["labels"]
+        for epoch in r["history"]:
+            v = epoch.pop("values")
+            epoch.update(s=v.get("s"), weight=v["weight"])
+        for key in ("tasks", "data", "job_dir"):
+            del r[key]
+        r["schema"] = 1
+        path.write_text(json.dumps(r))
+    report = make_report([sweep], tmp_path / "out")
+    assert len(report.runs) == 12 and not report.excluded
+    assert report.summary.set_index("cell").loc["learnable, recon=true", "test.acc_cls3.mean"] == pytest.approx(0.92)
+    assert {"weights", "sigma_trajectories"} <= set(report.figures)
+
+
+def test_a_folder_without_runs_is_a_clear_error(tmp_path: Path, templates: dict) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(NoRunsError, match="No completed runs"):
         make_report([tmp_path / "empty"], tmp_path / "out")
@@ -173,6 +543,17 @@ def test_a_folder_without_runs_is_a_clear_error(tmp_path: Path, templates: dict[
     assert proc.returncode == 1 and "No completed runs" in proc.stderr and "Traceback" not in proc.stderr
     proc = subprocess.run([sys.executable, str(REPORT)], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 1 and "No sweeps under multirun" in proc.stderr
+
+
+def test_the_default_folder_is_the_newest_sweep_with_results(tmp_path: Path, templates: dict) -> None:
+    root = tmp_path / "multirun"
+    older = write_sweep(root / "older", templates)
+    (root / "newer").mkdir()
+    (root / "newer" / "multirun.yaml").write_text("hydra: {}\n")  # started, nothing finished yet
+    assert newest_sweep(root) == older
+    shutil.rmtree(older)
+    with pytest.raises(NoRunsError, match=r"No sweeps under .* have a result\.json"):
+        newest_sweep(root)
 
 
 @pytest.mark.slow
@@ -186,7 +567,7 @@ def test_cli_reports_the_newest_sweep_made_by_the_suite(tmp_path: Path, syntheti
         assert proc.returncode == 0, proc.stderr[-2000:]
     proc = subprocess.run([sys.executable, str(REPORT)], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "| weighting=learnable, recon=true |" in proc.stdout and "within noise" in proc.stdout
+    assert "| learnable | true |" in proc.stdout and "within noise" in proc.stdout
     out = tmp_path / "multirun" / "newer" / "report"
     assert (out / "report.md").exists() and not (tmp_path / "multirun" / "older" / "report").exists()
     assert len((out / "results.csv").read_text().splitlines()) == 1 + 8
@@ -195,3 +576,4 @@ def test_cli_reports_the_newest_sweep_made_by_the_suite(tmp_path: Path, syntheti
     proc = subprocess.run([sys.executable, str(REPORT), *sweeps, "--out", str(other)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert len((other / "results.csv").read_text().splitlines()) == 1 + 16
+    assert "2 seeds; 4 runs averaged" in (other / "report.md").read_text()

@@ -4,22 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .report import NoRunsError, Report, make_report
+from ..result_schema import RESULT_FILE
+from .errors import BaselineError, NoRunsError, ReportError
+from .report import Report, make_report
 
-__all__ = ["NoRunsError", "Report", "make_report", "newest_sweep"]
+__all__ = ["BaselineError", "NoRunsError", "Report", "ReportError", "make_report", "newest_sweep"]
+
+
+def _has_results(sweep: Path) -> bool:
+    return next(sweep.rglob(RESULT_FILE), None) is not None
 
 
 def newest_sweep(root: Path) -> Path:
-    """The sweep folder under `root` (e.g. multirun/) whose results or config changed last."""
+    """The sweep folder under `root` (e.g. multirun/) with results whose results or config changed last."""
 
     def last_change(sweep: Path) -> float:
-        files = [sweep / "multirun.yaml", *sweep.rglob("result.json")]
+        files = [sweep / "multirun.yaml", *sweep.rglob(RESULT_FILE)]
         return max((f.stat().st_mtime for f in files if f.exists()), default=sweep.stat().st_mtime)
 
     sweeps = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")] if root.is_dir() else []
-    if not sweeps:
+    with_results = [p for p in sweeps if _has_results(p)]
+    if not with_results:
+        none = f"No sweeps under {root}/" if not sweeps else f"No sweeps under {root}/ have a {RESULT_FILE} yet"
         raise NoRunsError(
-            f"No sweeps under {root}/. Run one first (python src/train.py -m weighting=learnable,fixed "
+            f"{none}. Run one first (python src/train.py -m weighting=learnable,fixed "
             "recon=true,false) or name the folders to report on: python analysis/report.py DIR [DIR ...]."
         )
-    return max(sweeps, key=last_change)
+    return max(with_results, key=last_change)

@@ -1,12 +1,14 @@
 """Finding and reading the runs of one or more sweeps: only their result.json files.
 
 A run that cannot be used (no result.json, malformed JSON, a failed or diverged status, missing
-metrics) is kept as an `Excluded` entry with the reason, never dropped silently.
+metrics, a copy of a run already counted) is kept as an `Excluded` entry with the reason, never
+dropped silently. Schema-1 files are read in the layout of schema 2 (see `upgrade`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +16,12 @@ from typing import Any
 
 import pandas as pd
 
-RESULT_FILE = "result.json"  # as mtl_uncertainty.result writes it; not imported, to keep torch out
+from ..objective import objective
+from ..result_schema import RESULT_FILE
+from .upgrade import upgrade
+
 METRICS = ("acc_cls3", "acc_cls10", "loss_cls3", "loss_cls10", "loss_recon")
+SPLITS = ("test", "val", "train")
 
 
 @dataclass(frozen=True)
@@ -27,7 +33,7 @@ class Run:
 @dataclass(frozen=True)
 class Excluded:
     path: Path
-    status: str  # missing | malformed | failed | diverged | incomplete | <other status>
+    status: str  # missing | malformed | failed | diverged | incomplete | copy | <other status>
     reason: str
 
 
@@ -36,6 +42,10 @@ def job_dirs(sweep: Path) -> list[Path]:
     found = {p.parent for p in sweep.rglob(RESULT_FILE)}
     found |= {p.parent for p in sweep.rglob(".hydra") if p.is_dir()}
     return sorted(found)
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def _exclusion(path: Path, result: dict[str, Any]) -> Excluded | None:
@@ -48,12 +58,25 @@ def _exclusion(path: Path, result: dict[str, Any]) -> Excluded | None:
         return Excluded(path, "failed", f"failed: {e.get('type')}: {str(e.get('message', '')).strip()[:200]}")
     if status != "completed":
         return Excluded(path, str(status), f"status {status!r} is not 'completed'")
-    final = result.get("final") or {}
-    test = final.get("test") or {}
-    missing = [m for m in ("acc_cls3", "acc_cls10") if type(test.get(m)) not in (int, float)]
+    test = (result.get("final") or {}).get("test") or {}
+    missing = [m for m in ("acc_cls3", "acc_cls10") if not _number(test.get(m))]
     if missing or not isinstance(result.get("config"), dict):
         return Excluded(path, "incomplete", "result.json lacks its config or final test metrics")
     return None
+
+
+def read_run(path: Path) -> Run | Excluded:
+    """The usable run in job folder `path`, or why it is not usable."""
+    file = path / RESULT_FILE
+    if not file.exists():
+        return Excluded(path, "missing", "no result.json (never finished, or still running)")
+    try:
+        result = json.loads(file.read_text())
+    except (OSError, ValueError) as e:
+        return Excluded(path, "malformed", f"result.json is not valid JSON ({e})")
+    if not isinstance(result, dict):
+        return Excluded(path, "malformed", "result.json does not hold an object")
+    return _exclusion(path, result) or Run(path, upgrade(result))
 
 
 def load_runs(sweeps: Iterable[Path]) -> tuple[list[Run], list[Excluded]]:
@@ -61,21 +84,8 @@ def load_runs(sweeps: Iterable[Path]) -> tuple[list[Run], list[Excluded]]:
     runs, excluded = [], []
     for sweep in sweeps:
         for path in job_dirs(Path(sweep)):
-            file = path / RESULT_FILE
-            if not file.exists():
-                excluded.append(Excluded(path, "missing", "no result.json (never finished, or still running)"))
-                continue
-            try:
-                result = json.loads(file.read_text())
-            except (OSError, ValueError) as e:
-                excluded.append(Excluded(path, "malformed", f"result.json is not valid JSON ({e})"))
-                continue
-            if not isinstance(result, dict):
-                excluded.append(Excluded(path, "malformed", "result.json does not hold an object"))
-            elif (why := _exclusion(path, result)) is not None:
-                excluded.append(why)
-            else:
-                runs.append(Run(path, result))
+            found = read_run(path)
+            (runs if isinstance(found, Run) else excluded).append(found)
     return runs, excluded
 
 
@@ -88,20 +98,33 @@ def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: node}
 
 
+def _metric(value: Any) -> float:
+    return float(value) if _number(value) else math.nan
+
+
+def _task_list(result: dict[str, Any], which: str) -> list[str]:
+    tasks = result.get("tasks") if isinstance(result.get("tasks"), dict) else {}
+    return list(tasks.get(which) or [])
+
+
+def _row(run: Run) -> dict[str, Any]:
+    r = run.result
+    final = r["final"]
+    active = _task_list(r, "active")
+    row: dict[str, Any] = {"path": str(run.path), "seed": r.get("seed"), "status": r.get("status")}
+    row.update({f"config.{k}": v for k, v in _flatten(r["config"]).items()})
+    for split in SPLITS:
+        row.update({f"{split}.{m}": _metric((final.get(split) or {}).get(m)) for m in METRICS})
+    row["val.objective"] = objective(final["val"], active) if isinstance(final.get("val"), dict) else math.nan
+    last = (r.get("history") or [{}])[-1].get("train") or {}
+    row.update({f"train_running.{m}": _metric(last.get(m)) for m in ("acc_cls3", "acc_cls10")})
+    row["active"], row["trained"] = ",".join(active), ",".join(_task_list(r, "trained"))
+    row.update({f"timings.{k}": v for k, v in (r.get("timings") or {}).items()})
+    cpu = r.get("cpu")
+    row.update(device=r.get("device"), gpu=r.get("gpu"), cpu=cpu.get("model") if isinstance(cpu, dict) else cpu)
+    return row
+
+
 def runs_table(runs: Sequence[Run]) -> pd.DataFrame:
-    """One row per run: its folder, seed, flattened config, final metrics and timings."""
-    rows = []
-    for run in runs:
-        r = run.result
-        last = (r.get("history") or [{}])[-1].get("train", {})
-        row: dict[str, Any] = {"path": str(run.path), "seed": r.get("seed"), "status": r.get("status")}
-        row.update({f"config.{k}": v for k, v in _flatten(r["config"]).items()})
-        for split in ("test", "train"):
-            for m in METRICS:
-                row[f"{split}.{m}"] = (r["final"].get(split) or {}).get(m)
-        for m in ("acc_cls3", "acc_cls10"):
-            row[f"train_running.{m}"] = last.get(m)
-        row.update({f"timings.{k}": v for k, v in (r.get("timings") or {}).items()})
-        row["device"], row["gpu"] = r.get("device"), r.get("gpu")
-        rows.append(row)
-    return pd.DataFrame(rows)
+    """One row per run: its folder, seed, flattened config, final metrics, tasks and timings."""
+    return pd.DataFrame([_row(run) for run in runs])

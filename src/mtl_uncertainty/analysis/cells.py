@@ -1,0 +1,129 @@
+"""Cells: which runs are the same experiment, and how their rows are named.
+
+A cell is one combination of the config values that vary across the runs (the axes). Its row
+label is the method with only the settings that vary within that method (`single (task=cls3)`,
+`learnable (lr=0.01)`); the other axes (recon, train.lr, ...) form its group and are shown as
+columns. Repeated runs of one seed in a cell (e.g. two sweeps reported together) are averaged
+into one value per seed before any statistic, so `n` always counts seeds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+NOT_AXES = (
+    "config.seed",
+    "config.device",
+    "config.data.root",
+    "config.data.verify",
+    "config.data.download",
+    "config.record.trajectory_every",
+    "config.train.eval_batch_size",
+    "config.speed.",
+    "config.logger.",
+)
+"""Config keys (or prefixes, ending in '.') that never define a cell: the seed is what cells are
+averaged over; the rest do not change what is computed."""
+
+METHOD = "config.weighting.name"
+SETTING_PREFIXES = ("config.weighting.", "config.sigma_init.")
+"""Axes that are settings of the method (shown in the row label); every other axis forms the group."""
+AXIS_ORDER = (METHOD, "config.recon", "config.sigma_init.name")
+SEED_METRICS = (
+    *(f"{split}.{m}" for split in ("test", "val", "train") for m in ("acc_cls3", "acc_cls10", "loss_recon")),
+    "val.objective",
+    "train_running.acc_cls3",
+    "train_running.acc_cls10",
+)
+"""Per-run numbers averaged over the repeats of a seed in a cell."""
+
+
+def _not_axis(col: str) -> bool:
+    return any(col.startswith(k) if k.endswith(".") else col == k for k in NOT_AXES)
+
+
+def find_axes(df: pd.DataFrame) -> list[str]:
+    """Config columns that take at least two values across the runs, main axes first."""
+    cols = [c for c in df.columns if c.startswith("config.") and not _not_axis(c)]
+    varying = [c for c in cols if df[c].dropna().astype(str).nunique() >= 2]
+    return sorted(varying, key=lambda c: (AXIS_ORDER.index(c) if c in AXIS_ORDER else len(AXIS_ORDER), c))
+
+
+def axis_name(col: str) -> str:
+    """The name an axis goes by on the command line: `recon`, `weighting`, `sigma_init`, `train.lr`."""
+    name = col.removeprefix("config.")
+    return name.removesuffix(".name") if name.count(".") == 1 and name.endswith(".name") else name
+
+
+def setting_name(col: str) -> str:
+    """A setting's name inside its method's label: `task`, `lr`, `weights.cls3`, `sigma_init`."""
+    return axis_name(col).removeprefix("weighting.")
+
+
+def value_text(value: Any) -> str:
+    """A config value as the command line spells it (true/false, — for none)."""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return str(value)
+
+
+def split_axes(axes: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(the method's settings, the other axes) among `axes` (the method itself in neither)."""
+    settings = [a for a in axes if a != METHOD and a.startswith(SETTING_PREFIXES)]
+    return settings, [a for a in axes if a != METHOD and a not in settings]
+
+
+def _label(method: str, names: Sequence[str], values: Sequence[Any]) -> str:
+    shown = ", ".join(f"{setting_name(n)}={value_text(v)}" for n, v in zip(names, values))
+    return f"{method} ({shown})" if shown else method
+
+
+def _shown_settings(df: pd.DataFrame, settings: Sequence[str]) -> dict[str, list[str]]:
+    """Per method, the settings that take two or more values within one of its groups."""
+    shown: dict[str, list[str]] = {}
+    for (method, _), runs in df.groupby(["method", "group"], sort=False):
+        varying = {s for s in settings if runs[s].map(value_text).nunique() >= 2}
+        shown[method] = [s for s in settings if s in varying or s in shown.get(method, [])]
+    return shown
+
+
+def label_runs(df: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
+    """`df` with its cell's columns: method, row (method and settings), group (other axes), cell."""
+    settings, others = split_axes(axes)
+    df = df.assign(
+        method=df[METHOD].map(value_text) if METHOD in df else "all runs",
+        group=[
+            ", ".join(f"{axis_name(a)}={value_text(v)}" for a, v in zip(others, values))
+            for values in df[others].itertuples(index=False)
+        ],
+    )
+    shown = _shown_settings(df, settings)
+    df["row"] = [_label(r["method"], shown[r["method"]], [r[s] for s in shown[r["method"]]]) for _, r in df.iterrows()]
+    df["cell"] = [f"{r}, {g}" if g else r for r, g in zip(df["row"], df["group"])]
+    df["n_trained"] = df["trained"].map(lambda t: len(t.split(",")) if t else 0)
+    return df
+
+
+def cell_order(df: pd.DataFrame) -> list[str]:
+    """Cells by group, then rows that train more tasks first, then method and settings."""
+    cells = df.drop_duplicates("cell")
+    cells = cells.sort_values(["group", "n_trained", "method", "row"], ascending=[True, False, True, True])
+    return list(cells["cell"])
+
+
+def per_seed(df: pd.DataFrame, others: Sequence[str]) -> pd.DataFrame:
+    """One row per (cell, seed): the mean of each metric over that seed's runs, and how many there were."""
+    keep = ["row", "group", "method", "active", "trained", "n_trained", *others]
+    metrics = [m for m in SEED_METRICS if m in df]
+    agg = {**{k: "first" for k in keep}, **{m: "mean" for m in metrics}, "path": "count"}
+    out = df.groupby(["cell", "seed"], sort=False, dropna=False).agg(agg).reset_index().rename(columns={"path": "runs"})
+    order = {c: i for i, c in enumerate(cell_order(df))}
+    out["_order"] = out["cell"].map(order)
+    return out.sort_values(["_order", "seed"]).drop(columns="_order").reset_index(drop=True)

@@ -1,0 +1,159 @@
+"""The report's tables as text: formatted numbers, Markdown and LaTeX."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from .cells import axis_name
+from .tables import METRICS
+
+
+def num(x: Any, digits: int = 4, sign: bool = False) -> str:
+    """A number with `digits` decimals, or — when there is none."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
+
+
+def markdown(df: pd.DataFrame) -> str:
+    """A Markdown table (| in values escaped)."""
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in df.columns) + "|"
+    body = ["| " + " | ".join(str(v).replace("|", "/") for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def latex(display: pd.DataFrame) -> str:
+    """A booktabs LaTeX table of a display table."""
+
+    def esc(text: object) -> str:
+        return (
+            str(text)
+            .replace("\\", r"\textbackslash{}")
+            .replace("_", r"\_")
+            .replace("%", r"\%")
+            .replace("&", r"\&")
+            .replace("#", r"\#")
+            .replace("±", r"$\pm$")
+            .replace("Δ", r"$\Delta$")
+            .replace("—", "--")
+            .replace("−", "--")
+        )
+
+    lines = [r"% needs \usepackage{booktabs}", r"\begin{tabular}{" + "l" * len(display.columns) + "}", r"\toprule"]
+    lines.append(" & ".join(esc(c) for c in display.columns) + r" \\")
+    lines.append(r"\midrule")
+    lines += [" & ".join(esc(v) for v in row) + r" \\" for row in display.itertuples(index=False)]
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(lines)
+
+
+def metric_text(r: pd.Series | dict[str, Any], metric: str, seeds: int) -> str:
+    """mean ± s.d. [95% CI] of one metric of a row; the number of seeds where it differs from the row's."""
+    n = int(r[f"{metric}.n"])
+    if n == 0:
+        return "—"
+    digits = 5 if "loss" in metric else 4
+    mean = num(r[f"{metric}.mean"], digits)
+    if n == 1:
+        return f"{mean} (n = 1, no CI)"
+    text = f"{mean} ± {num(r[f'{metric}.std'], digits)} [{num(r[f'{metric}.ci_lo'], digits)}, "
+    text += f"{num(r[f'{metric}.ci_hi'], digits)}]"
+    return text + (f" (n = {n})" if n != seeds else "")
+
+
+def delta_text(r: pd.Series | dict[str, Any]) -> str:
+    """Δm% with its 95% CI over seeds, or — without single-task baselines."""
+    n = int(r["delta_m.n"])
+    if n == 0:
+        return "—"
+    if n == 1:
+        return f"{num(r['delta_m.mean'], 2, sign=True)} (n = 1)"
+    lo, hi = num(r["delta_m.ci_lo"], 2, sign=True), num(r["delta_m.ci_hi"], 2, sign=True)
+    return f"{num(r['delta_m.mean'], 2, sign=True)} [{lo}, {hi}]"
+
+
+def n_text(r: pd.Series | dict[str, Any]) -> str:
+    """Seeds, and the runs averaged into them where a seed has several."""
+    seeds, runs = int(r["seeds"]), int(r["runs"])
+    return str(seeds) if runs == seeds else f"{seeds} seeds; {runs} runs averaged"
+
+
+def _present(summary: pd.DataFrame) -> list[str]:
+    return [m for m in METRICS if f"{m}.n" in summary and summary[f"{m}.n"].max() > 0]
+
+
+def summary_display(summary: pd.DataFrame, others: Sequence[str], ranks: bool = True) -> pd.DataFrame:
+    """The main table: row, other axes, each metric, Δm%, mean rank and n."""
+    out = pd.DataFrame({"method (settings)": summary["row"]})
+    for a in others:
+        out[axis_name(a)] = summary[axis_name(a)]
+    for metric in _present(summary):
+        out[f"test {METRICS[metric][0]}: mean ± s.d. [95% CI]"] = [
+            metric_text(r, metric, int(r["seeds"])) for _, r in summary.iterrows()
+        ]
+    out["Δm% [95% CI]"] = [delta_text(r) for _, r in summary.iterrows()]
+    if ranks and "rank.mean" in summary:
+        out["mean rank"] = [num(x, 2) for x in summary["rank.mean"]]
+    out["n"] = [n_text(r) for _, r in summary.iterrows()]
+    return out
+
+
+def selected_display(selected: pd.DataFrame, others: Sequence[str]) -> pd.DataFrame:
+    """The selected-on-validation table: what was chosen from how many, and its test results."""
+    out = pd.DataFrame({"method": selected["family"]})
+    for a in others:
+        out[axis_name(a)] = selected[axis_name(a)]
+    out["selected on validation"] = selected["row"]
+    out["validation objective"] = [
+        f"{num(v)} (best of {int(c)}; next best {g:.2g} lower)"
+        for v, c, g in zip(selected["val.objective.mean"], selected["candidates"], selected["runner_up_gap"])
+    ]
+    table = summary_display(selected, [], ranks=False).drop(columns="method (settings)")
+    return pd.concat([out.reset_index(drop=True), table.reset_index(drop=True)], axis=1)
+
+
+def paired_display(paired: pd.DataFrame) -> pd.DataFrame:
+    """The paired comparisons: difference, CI, raw and Holm-adjusted p, verdict."""
+    out = pd.DataFrame({"row": paired["row"]})
+    if paired["group"].astype(bool).any():
+        out["group"] = paired["group"]
+    out["baseline"] = paired["baseline"]
+    out["metric"] = [f"test {METRICS[m][0]}" for m in paired["metric"]]
+    out["pairs"] = paired["n"]
+    out["row − baseline [95% CI]"] = [
+        f"{num(r.diff, 4, sign=True)} [{num(r.ci_lo, 4, sign=True)}, {num(r.ci_hi, 4, sign=True)}]"
+        for r in paired.itertuples()
+    ]
+    out["p (paired t)"] = [num(p, 3) for p in paired["p"]]
+    out["Holm p"] = [num(p, 3) for p in paired["p_holm"]]
+    out["verdict"] = paired["verdict"]
+    return out
+
+
+def replication_display(rep: pd.DataFrame) -> pd.DataFrame:
+    """The source's numbers beside ours, per weighting= and recon= value."""
+    rows = []
+    for r in rep.to_dict("records"):
+        ours = {
+            m: f"{num(r[f'test.{m}'])} [{num(r[f'test.{m}.ci_lo'])}, {num(r[f'test.{m}.ci_hi'])}]"
+            for m in ("acc_cls3", "acc_cls10")
+        }
+        rows.append(
+            {
+                "weighting": r["weighting"],
+                "recon": r["recon"],
+                "source 3-class": f"{r['source.acc_cls3']:.4f}",
+                "source 10-class": f"{r['source.acc_cls10']:.4f}",
+                "ours test 3-class [95% CI]": ours["acc_cls3"],
+                "ours test 10-class [95% CI]": ours["acc_cls10"],
+                "ours train batches 3-class / 10-class": f"{num(r['train_running.acc_cls3'])} / "
+                f"{num(r['train_running.acc_cls10'])}",
+                "seeds": r["n"],
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,52 @@
+"""The main table: one row per cell, each metric over seeds, Δm% against the single-task runs, mean rank."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from .cells import axis_name, value_text
+from .delta import CellBaseline, delta_m, ranks
+from .stats import estimate
+
+METRICS = {
+    "test.acc_cls3": ("3-class accuracy", +1),
+    "test.acc_cls10": ("10-class accuracy", +1),
+    "test.loss_recon": ("reconstruction MSE", -1),
+}
+"""Metrics of the main tables: column → (name, +1 if higher is better else −1)."""
+
+
+def _estimates(prefix: str, values: pd.Series) -> dict[str, Any]:
+    e = estimate(values)
+    return {
+        f"{prefix}.mean": e.mean,
+        f"{prefix}.std": e.std,
+        f"{prefix}.ci_lo": e.lo,
+        f"{prefix}.ci_hi": e.hi,
+        f"{prefix}.n": e.n,
+    }
+
+
+def _cell_row(cell: str, rows: pd.DataFrame, others: Sequence[str]) -> dict[str, Any]:
+    first = rows.iloc[0]
+    out: dict[str, Any] = {"cell": cell, "row": first["row"], "group": first["group"], "method": first["method"]}
+    out.update({axis_name(a): value_text(first[a]) for a in others})
+    out.update({"active": first["active"], "trained": first["trained"], "n_trained": first["n_trained"]})
+    for metric in METRICS:
+        out.update(_estimates(metric, rows[metric] if metric in rows else pd.Series(dtype=float)))
+    out.update(_estimates("delta_m", rows["delta_m"]))
+    out.update({"seeds": len(rows), "runs": int(rows["runs"].sum())})
+    out["val.objective.mean"] = rows["val.objective"].mean() if "val.objective" in rows else float("nan")
+    return out
+
+
+def summary_table(seeds: pd.DataFrame, others: Sequence[str]) -> tuple[pd.DataFrame, dict[str, CellBaseline]]:
+    """One row per cell (in the per-seed table's order), and how each cell's Δm% baselines were found."""
+    dm, how = delta_m(seeds, others)
+    seeds = seeds.assign(delta_m=dm)
+    rows = [_cell_row(cell, group, others) for cell, group in seeds.groupby("cell", sort=False)]
+    summary = pd.DataFrame(rows).merge(ranks(seeds), on="cell", how="left")
+    return summary, how

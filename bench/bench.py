@@ -28,6 +28,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "bench")]
 
 import torch  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
+from mtl_uncertainty.stacked import StackedTrainer  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 from torchvision.datasets import MNIST  # noqa: E402
 
@@ -35,7 +36,6 @@ import naive_port  # noqa: E402
 from mtl_uncertainty.config import config_hash  # noqa: E402
 from mtl_uncertainty.data import Split  # noqa: E402
 from mtl_uncertainty.run import Session, load_data, open_session, resolve_device, uses_cuda_graphs  # noqa: E402
-from mtl_uncertainty.stacked import StackedTrainer  # noqa: E402
 
 SWEEP = ["weighting=learnable,fixed", "recon=true,false", "seed=range(10)"]
 

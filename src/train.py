@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mtl_uncertainty.devices import cpu_threads
 from mtl_uncertainty.job_folder import JobLocked
-from mtl_uncertainty.ops.jobs import run_job
+from mtl_uncertainty.ops.jobs import run_job, tunes
 from mtl_uncertainty.ops.sweep import DIVERGED_EXIT_CODE
 from mtl_uncertainty.run import run
 
@@ -37,7 +37,7 @@ def main(cfg: DictConfig) -> object:
     torch.set_num_threads(cpu_threads(cfg.speed.threads, int(parallel)))
     out_dir = Path(hydra_cfg.runtime.output_dir)
     if hydra_cfg.mode == RunMode.MULTIRUN:
-        return run_job(cfg, out_dir)
+        return run_job(cfg, out_dir, search=tunes(hydra_cfg))
     try:
         result = run(cfg, out_dir)
     except JobLocked as e:

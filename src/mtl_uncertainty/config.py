@@ -19,6 +19,8 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from .errors import InputError
+from .objective import DEFAULT as DEFAULT_OBJECTIVE
+from .objective import SIGN
 from .paths import register_resolvers
 from .weighting import SIGMA_INITS, WEIGHTINGS
 from .weighting.initial import sigma_init_problems
@@ -86,6 +88,14 @@ class SpeedConfig:
 
 
 @dataclass
+class TuneConfig:
+    """What a tuning sweeper (hydra/sweeper=optuna) maximises; changes no result."""
+
+    objective: str = "mean"  # mean: the active tasks' validation accuracy, −MSE for reconstruction, averaged;
+    # or one validation metric: acc_cls3 | acc_cls10 | loss_cls3 | loss_cls10 | loss_recon (losses negated)
+
+
+@dataclass
 class Config:
     """One run of the experiment."""
 
@@ -101,6 +111,7 @@ class Config:
     record: RecordConfig = field(default_factory=RecordConfig)
     speed: SpeedConfig = field(default_factory=SpeedConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
 
 
 def register_configs() -> None:
@@ -117,7 +128,7 @@ def register_configs() -> None:
 MNIST_TRAIN_SIZE = 60_000
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
-_NOT_HASHED = ("data.root", "data.download", "data.verify", "speed", "logger")
+_NOT_HASHED = ("data.root", "data.download", "data.verify", "speed", "logger", "tune")
 """Config entries that say where inputs live, how fast to compute and what to show, not what is
 computed; left out of the hash, so a run can resume with other such settings. Which files the
 data are is part of a run's identity separately (data.data_identity)."""
@@ -181,6 +192,11 @@ def _problems(cfg: DictConfig) -> list[str]:
         (
             cfg.speed.threads is None or cfg.speed.threads >= 1,
             f"speed.threads={cfg.speed.threads} is below 1; use 1 or more, or null for the default",
+        ),
+        (
+            cfg.tune.objective == DEFAULT_OBJECTIVE or cfg.tune.objective in SIGN,
+            f"tune.objective={cfg.tune.objective} is not an objective; use {DEFAULT_OBJECTIVE} or one of "
+            + ", ".join(SIGN),
         ),
         (
             cfg.logger.progress in ("auto", "bar", "log"),

@@ -89,11 +89,13 @@ class SuiteLauncher(Launcher):
         return runs
 
     def _failed(self, cfg: DictConfig, error: BaseException) -> JobReturn:
-        from mtl_uncertainty.ops.jobs import note_failure
+        from mtl_uncertainty.ops.jobs import note_failure, tunes
 
         out_dir = Path(str(cfg.hydra.sweep.dir)) / str(OmegaConf.select(cfg, "hydra.sweep.subdir"))
         log.error("%s could not start: %s: %s", out_dir, type(error).__name__, error)
         note_failure(out_dir, error)
+        if tunes(self.config.hydra):
+            return self._job_return(cfg, cfg, float("nan"))
         return self._job_return(cfg, cfg, {"status": "failed", "job_dir": str(out_dir), "error": str(error)})
 
     @staticmethod
@@ -111,7 +113,7 @@ class SuiteLauncher(Launcher):
 
     def _launch_stacked(self, configs: list[DictConfig], tasks: list[DictConfig]) -> list[JobReturn]:
         """Train the jobs together where they stack; record each job as Hydra's run_job would."""
-        from mtl_uncertainty.ops.jobs import job_value, note_failure
+        from mtl_uncertainty.ops.jobs import job_value, note_failure, tunes
         from mtl_uncertainty.run import run_many
 
         log.info(f"Launching {len(configs)} jobs, stacking those that share a shape (at most {self.max_stack})")
@@ -149,8 +151,11 @@ class SuiteLauncher(Launcher):
         )
         runs = []
         for i, (cfg, task) in enumerate(zip(configs, tasks)):
+            search = tunes(self.config.hydra)
             if i in outcomes:
-                value = job_value(task, out_dirs[i], outcomes[i])
+                value = job_value(task, out_dirs[i], outcomes[i], search)
+            elif search:
+                value = float("nan")
             else:
                 value = {"status": "failed", "job_dir": str(out_dirs[i]), "error": "its config could not be saved"}
             runs.append(self._job_return(cfg, task, value))

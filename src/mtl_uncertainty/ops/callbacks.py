@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from ..errors import InputError
 from ..job_folder import writable_target
-from .jobs import FAILURES
+from .jobs import FAILURES, tunes
 from .preflight import check_jobs, compose_jobs, empty_sweep, sweep_job_overrides, task_config
 from .sweep import summarize
 
@@ -63,7 +63,13 @@ class Preflight(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         jobs = sweep_job_overrides(config)
         if jobs is None:  # another sweeper: its jobs are checked as it launches them
-            check_jobs([task_config(config)], [""], sweep_dir)
+            task = task_config(config)
+            if tunes(config.hydra) and not task.data.val_size:
+                raise InputError(
+                    "A search (hydra/sweeper=optuna) selects on a validation split, and data.val_size is 0: it "
+                    "would tune on nothing, or on the test set. Set data.val_size (e.g. 10000); nothing was run."
+                )
+            check_jobs([task], [""], sweep_dir)
             return
         if not jobs:
             raise empty_sweep(config)
@@ -83,10 +89,14 @@ class SweepReport(Callback):
         if not self.enabled:
             return
         from ..analysis import NoRunsError, make_report
+        from ..analysis.errors import BaselineError
 
         sweep = Path(config.hydra.sweep.dir)
         try:
-            report = make_report([sweep], sweep / "report")
+            try:
+                report = make_report([sweep], sweep / "report")
+            except BaselineError:  # several fixed-weight rows (a λ search): compare with the one best on validation
+                report = make_report([sweep], sweep / "report", baseline="best:weighting=fixed")
         except NoRunsError as e:
             log.warning("no report: %s", e)
         except Exception as e:  # the runs are done and saved; a broken report must not hide that

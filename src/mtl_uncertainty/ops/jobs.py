@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from ..job_folder import JobLocked
+from ..objective import objective
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +24,31 @@ def note_failure(out_dir: Path, error: BaseException | str) -> None:
     FAILURES[str(Path(out_dir).resolve())] = text.strip().splitlines()[0] if text.strip() else text
 
 
-def job_value(cfg: DictConfig, out_dir: Path, outcome: dict[str, Any] | BaseException) -> dict[str, Any]:
-    """What a sweep's job returns to Hydra: its status (the result itself is in its folder).
+def tunes(hydra_cfg: DictConfig | None) -> bool:
+    """Whether the sweep is a search that needs each job's objective (hydra/sweeper=optuna)."""
+    return "optuna" in str(OmegaConf.select(hydra_cfg, "sweeper._target_") or "") if hydra_cfg is not None else False
+
+
+def validation_objective(cfg: DictConfig, outcome: dict[str, Any] | BaseException) -> float:
+    """The objective a search maximises, on the validation split (NaN for a run that failed or diverged)."""
+    if isinstance(outcome, BaseException) or not outcome.get("final"):
+        return math.nan
+    return objective(outcome["final"]["val"], outcome["tasks"]["active"], cfg.tune.objective)
+
+
+def job_value(
+    cfg: DictConfig, out_dir: Path, outcome: dict[str, Any] | BaseException, search: bool = False
+) -> dict[str, Any] | float:
+    """What a sweep's job returns to Hydra: its status (the result itself is in its folder), or for a
+    search (`search`) its validation objective.
 
     A failure is logged here and recorded in the job's folder; the sweep's summary names it at the end.
     """
+    if search:
+        value = validation_objective(cfg, outcome)
+        job_value(cfg, out_dir, outcome)
+        log.info("%s: validation objective (%s) %.5f", out_dir, cfg.tune.objective, value)
+        return value
     if isinstance(outcome, JobLocked):
         log.warning("%s", outcome)
         return {"status": "skipped", "job_dir": str(out_dir), "reason": str(outcome)}
@@ -37,9 +59,9 @@ def job_value(cfg: DictConfig, out_dir: Path, outcome: dict[str, Any] | BaseExce
     return {"status": outcome["status"], "job_dir": str(out_dir)}
 
 
-def run_job(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
-    """Run one job of a sweep; its failure is recorded, not raised."""
+def run_job(cfg: DictConfig, out_dir: Path, search: bool = False) -> dict[str, Any] | float:
+    """Run one job of a sweep; its failure is recorded, not raised (`search`: return its objective)."""
     from ..run import run_many
 
     (outcome,) = run_many([cfg], [out_dir], stack=False)
-    return job_value(cfg, out_dir, outcome)
+    return job_value(cfg, out_dir, outcome, search)

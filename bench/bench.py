@@ -28,14 +28,15 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "bench")]
 
 import torch  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
-from mtl_uncertainty.stacked import StackedTrainer  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
-from torchvision.datasets import MNIST  # noqa: E402
 
 import naive_port  # noqa: E402
-from mtl_uncertainty.config import config_hash  # noqa: E402
-from mtl_uncertainty.data import Split  # noqa: E402
-from mtl_uncertainty.run import Session, load_data, open_session, resolve_device, uses_cuda_graphs  # noqa: E402
+from mtl_uncertainty.data import Data, data_files, dataset_facts, load_data  # noqa: E402
+from mtl_uncertainty.datasets import read  # noqa: E402
+from mtl_uncertainty.devices import resolve_device, uses_cuda_graphs  # noqa: E402
+from mtl_uncertainty.resume import prepare  # noqa: E402
+from mtl_uncertainty.session import Session, open_session  # noqa: E402
+from mtl_uncertainty.training.stacked import StackedTrainer  # noqa: E402
 
 SWEEP = ["weighting=learnable,fixed", "recon=true,false", "seed=range(10)"]
 
@@ -60,23 +61,27 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def suite_session(data: str, device: torch.device, *overrides: str) -> tuple[Session, Split]:
-    cfg = config(f"data.root={data}", f"device={device}", *overrides)
-    train, test = load_data(cfg, device)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-"))
-    session = open_session(cfg, tmp, config_hash(cfg), train, device, time.perf_counter())
-    if uses_cuda_graphs(cfg, device):
+def suite_session(data: str, device: torch.device, *overrides: str) -> tuple[Session, Data]:
+    cfg = config(f"data.root={data}", f"device={device}", "logger.tensorboard=false", *overrides)
+    loaded = load_data(cfg, device)
+    out, identity, _ = prepare(cfg, Path(tempfile.mkdtemp(prefix="bench-")))
+    session = open_session(cfg, out, identity, loaded, device, time.perf_counter())
+    session.release()
+    if uses_cuda_graphs(cfg, device, session.trainer.weighting.graphable):
         session.trainer.use_cuda_graphs()
-    return session, test
+    return session, loaded
 
 
 def time_epochs(data: str, device: torch.device, rounds: int) -> dict:
-    raw = MNIST(data, train=True)
+    cfg = config(f"data.root={data}")
+    arrays = read(data_files(cfg), dataset_facts(cfg))
+    images = torch.from_numpy(arrays["train-images-idx3-ubyte"].copy())
+    labels = torch.from_numpy(arrays["train-labels-idx1-ubyte"].copy())
     session, _ = suite_session(data, device)
     steps = session.trainer.steps_per_epoch
     naive, suite = [], []
     for r in range(1, rounds + 1):
-        naive.append(naive_port.train(raw.data, raw.targets, device, steps, seed=r)["seconds"] / steps)
+        naive.append(naive_port.train(images, labels, device, steps, seed=r)["seconds"] / steps)
         sync(device)
         t0 = time.perf_counter()
         session.trainer.train_epoch(r)  # ends by reading its metrics back: a full sync
@@ -90,9 +95,10 @@ def check_fast_paths(data: str, device: torch.device) -> dict:
     """One epoch three ways on the GPU: eager, CUDA graph, stacked + graph. Test metrics should agree."""
     out = {}
     for name, overrides in (("eager", ["speed.cuda_graph=false"]), ("cuda_graph", [])):
-        session, test = suite_session(data, device, *overrides)
+        session, loaded = suite_session(data, device, *overrides)
         session.trainer.train_epoch(1)
-        out[name] = session.trainer.evaluate(test, 2000)
+        out[name] = session.trainer.evaluate(loaded.test, 2000)
+    test = loaded.test
     sessions = [suite_session(data, device, f"seed={s}")[0] for s in (0, 1, 2, 3)]
     stack = StackedTrainer([s.trainer for s in sessions])
     stack.use_cuda_graphs()
@@ -108,18 +114,54 @@ def time_command(args: list[str]) -> float:
     return time.perf_counter() - t0
 
 
+def sweep_timeline(sweep: Path, wall_s: float, report_s: float) -> dict:
+    """Where the sweep's time went, from its result.json timings (each run's share of its stack's time)."""
+    timings = [json.loads(p.read_text())["timings"] for p in sweep.rglob("result.json")]
+    train = sum(t["train_s"] for t in timings)
+    evaluation = sum(t["eval_s"] for t in timings)
+    bookkeeping = sum(t.get("bookkeeping_s", 0.0) for t in timings)
+    startup = max((t["startup_s"] for t in timings), default=0.0)
+    stacks: dict[int, int] = {}
+    for t in timings:
+        stacks[t["stack_size"]] = stacks.get(t["stack_size"], 0) + 1
+    busy = train + evaluation
+    return {
+        "wall_s": wall_s,
+        "startup_and_data_s": startup,
+        "train_s": train,
+        "eval_s": evaluation,
+        "bookkeeping_s": bookkeeping,
+        "report_s": report_s,
+        "other_s": wall_s - startup - busy - bookkeeping,
+        "stacks": {f"{size} runs": count // size for size, count in sorted(stacks.items())},
+        "device_idle_share": max(0.0, 1 - busy / wall_s) if wall_s else None,
+    }
+
+
 def time_sweeps(data: str) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     one = time_command([f"data.root={data}", f"hydra.run.dir={tmp / 'one'}"])
     train_s = json.loads((tmp / "one" / "result.json").read_text())["timings"]["train_s"]
-    sweep_s = time_command(["-m", *SWEEP, f"data.root={data}", f"hydra.sweep.dir={tmp / 'sweep'}"])
-    results = list((tmp / "sweep").rglob("result.json"))
+    sweep = tmp / "sweep"
+    sweep_s = time_command(["-m", *SWEEP, f"data.root={data}", f"hydra.sweep.dir={sweep}"])
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, str(ROOT / "analysis" / "report.py"), str(sweep)], check=True, cwd=ROOT)
+    report_s = time.perf_counter() - t0
     return {
         "one_run_command_s": one,
         "one_run_train_s": train_s,
         "sweep_40_runs_s": sweep_s,
-        "sweep_results": len(results),
+        "sweep_results": len(list(sweep.rglob("result.json"))),
+        "timeline": sweep_timeline(sweep, sweep_s, report_s),
     }
+
+
+def print_timeline(t: dict) -> None:
+    print("\nwhere the sweep's time went (s; train, eval and bookkeeping summed over stacks):")
+    for key in ("wall_s", "startup_and_data_s", "train_s", "eval_s", "bookkeeping_s", "other_s", "report_s"):
+        print(f"  {key:<20} {t[key]:8.2f}")
+    print(f"  stacks               {t['stacks']}")
+    print(f"  device idle share    {t['device_idle_share']:.0%} (1 − (train + eval) / wall)")
 
 
 def main() -> None:
@@ -150,6 +192,7 @@ def main() -> None:
                 f"one 10-epoch run: {s['one_run_train_s']:.2f} s training ({s['one_run_command_s']:.1f} s command); "
                 f"40-run sweep: {s['sweep_40_runs_s']:.1f} s from start to end, {s['sweep_results']} result files"
             )
+            print_timeline(s["timeline"])
     if args.out:
         args.out.write_text(json.dumps(report, indent=1))
 

@@ -7,9 +7,13 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
 from mtl_uncertainty.config import config_hash
+from mtl_uncertainty.data import load_data
+from mtl_uncertainty.resume import prepare
 from mtl_uncertainty.run import run
+from mtl_uncertainty.session import open_session
 from tests.conftest import compose_cfg, run_cli, tiny_overrides
 
 GRID = ["weighting=learnable,fixed", "recon=true,false"]
@@ -41,9 +45,11 @@ def test_the_two_by_two_grid_writes_four_valid_results(tmp_path: Path, synthetic
         cell = name.split("/")[:2]
         assert r["config_hash"] == config_hash(compose_cfg(*cell, *tiny_overrides(synthetic_root)))
         assert r["device"] == "cpu" and r["versions"]["torch"]
-        for split in ("test", "train"):
+        assert r["final"]["test"] == r["history"][-1]["test"]
+        for split, images in (("test", 256), ("train", 512)):
             m = r["final"][split]
-            assert 0 <= m["acc_cls3"] <= 1 and 0 <= m["acc_cls10"] <= 1
+            for acc in ("acc_cls3", "acc_cls10"):  # a fraction of the whole split, counted image by image
+                assert math.isclose(m[acc] * images, round(m[acc] * images), abs_tol=1e-3), (split, acc)
             assert (m["loss_recon"] is not None) is recon
         assert len(r["history"]) == 1 and r["history"][0]["step"] == 4  # 512 images / 128
         traj = r["trajectory"]
@@ -59,7 +65,7 @@ def test_the_two_by_two_grid_writes_four_valid_results(tmp_path: Path, synthetic
             assert 0.2 <= traj["initial"]["s"]["cls3"] <= 1.0
         else:
             assert set(values) == {"weight"} and all(w == 1.0 for w in values["weight"]["cls3"])
-        assert set(r["timings"]) == {"startup_s", "train_s", "eval_s", "total_s", "stack_size"}
+        assert set(r["timings"]) == {"startup_s", "train_s", "eval_s", "bookkeeping_s", "total_s", "stack_size"}
 
 
 def test_same_seed_twice_gives_identical_results_on_cpu(tmp_path: Path, synthetic_root: Path) -> None:
@@ -72,12 +78,27 @@ def test_same_seed_twice_gives_identical_results_on_cpu(tmp_path: Path, syntheti
     assert other["trajectory"]["initial"] != a["trajectory"]["initial"]
 
 
-def test_recon_on_and_off_start_from_the_same_network_and_s(tmp_path: Path, synthetic_root: Path) -> None:
+@pytest.mark.parametrize("weighting", ["learnable", "liebel", "fixed"])
+def test_recon_on_and_off_start_from_the_same_network_and_weights(
+    tmp_path: Path, synthetic_root: Path, weighting: str
+) -> None:
     """Common random numbers: the recon flag changes the objective, not the starting point."""
-    base = [*tiny_overrides(synthetic_root), "record.trajectory_every=1"]
-    on = run(compose_cfg(*base, "recon=true"), tmp_path / "on")
-    off = run(compose_cfg(*base, "recon=false"), tmp_path / "off")
-    assert on["trajectory"]["initial"]["s"]["cls3"] == off["trajectory"]["initial"]["s"]["cls3"]
+    started = []
+    for recon in ("true", "false"):
+        cfg = compose_cfg(*tiny_overrides(synthetic_root), f"weighting={weighting}", f"recon={recon}")
+        out, identity, _ = prepare(cfg, tmp_path / recon)
+        session = open_session(cfg, out, identity, load_data(cfg, torch.device("cpu")), torch.device("cpu"), 0.0)
+        session.release()
+        started.append((session.trainer.model.state_dict(), session.trainer.weighting.state_dict(), session.record))
+    (model_on, weighting_on, record_on), (model_off, weighting_off, record_off) = started
+    assert model_on.keys() == model_off.keys()
+    assert all(torch.equal(model_on[k], model_off[k]) for k in model_on)
+    for name, value in weighting_on.items():
+        if name != "active":
+            assert torch.equal(value, weighting_off[name]), name
+    initial_on, initial_off = record_on.trajectory()["initial"], record_off.trajectory()["initial"]
+    for name, per_task in initial_off.items():  # the values before the first step, of the tasks both have
+        assert per_task == {t: initial_on[name][t] for t in per_task}, name
 
 
 def test_result_json_is_the_returned_record(tmp_path: Path, synthetic_root: Path) -> None:

@@ -83,6 +83,7 @@ class SpeedConfig:
 
     channels_last: bool | None = None  # NHWC memory layout; null: on for CPU (faster there), off for CUDA
     cuda_graph: bool = True  # replay each training step as a CUDA graph (CUDA only)
+    cudnn_benchmark: bool = True  # let cuDNN time its convolution algorithms once (CUDA only; before graph capture)
     threads: int | None = None  # PyTorch CPU threads of a run; null: the cores this process may use, shared by the
     # runs a launcher runs at once (joblib: cores // n_jobs)
 

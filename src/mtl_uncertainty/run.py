@@ -107,6 +107,8 @@ def _open(
     index: int, cfg: DictConfig, out: Path, identity: RunIdentity, cache: dict[tuple, Data], t_start: float, label: str
 ) -> _Opened:
     device = resolve_device(cfg.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = bool(cfg.speed.cudnn_benchmark)
     key = (cfg.data.root, cfg.data.verify, cfg.data.download, cfg.data.val_size, str(device), cfg.train.batch_size)
     if key not in cache:
         cache[key] = checked_data(cfg, device)

@@ -53,6 +53,7 @@ class Session:
     startup_s: float = 0.0
     train_s: float = 0.0
     eval_s: float = 0.0
+    bookkeeping_s: float = 0.0
     epoch: int = 0
     resumed_at: tuple[int, ...] = ()
     label: str = ""  # the run's name in log lines, where several runs share one log
@@ -76,7 +77,7 @@ class Session:
             "optimizer": t.optimizer.state_dict(),
             "record": self.record.state_dict(),
             "rng": {"torch": torch.get_rng_state()},
-            "timings": {"train_s": self.train_s, "eval_s": self.eval_s},
+            "timings": {"train_s": self.train_s, "eval_s": self.eval_s, "bookkeeping_s": self.bookkeeping_s},
             "started_at": self.started_at,
             "resumed_at": list(self.resumed_at),
         }
@@ -89,6 +90,7 @@ class Session:
         self.record.load_state_dict(state["record"])
         torch.set_rng_state(state["rng"]["torch"])
         self.train_s, self.eval_s = state["timings"]["train_s"], state["timings"]["eval_s"]
+        self.bookkeeping_s = state["timings"]["bookkeeping_s"]
         self.epoch = int(state["epoch"])
         self.started_at = state["started_at"]
         self.resumed_at = (*state["resumed_at"], self.epoch)
@@ -149,6 +151,7 @@ class Session:
                 "startup_s": self.startup_s,
                 "train_s": self.train_s,
                 "eval_s": self.eval_s,
+                "bookkeeping_s": self.bookkeeping_s,
                 "total_s": time.perf_counter() - self.t_start,
             },
         }

@@ -130,6 +130,9 @@ def _epoch(sessions: Sequence[Session], runs: Any, data: Data, epoch: int) -> No
         if not s.diverged:
             run_evals = {name: per_run[j] for name, per_run in evals.items()}
             s.end_epoch(epoch, run_rows, run_evals, (t1 - t0) / runs.size, (t2 - t1) / runs.size)
+    share = (time.perf_counter() - t2) / runs.size  # copying out of the stack, checkpoints, logs
+    for s in sessions:
+        s.bookkeeping_s += share
 
 
 def _write(session: Session, result: dict[str, Any]) -> dict[str, Any] | OSError:

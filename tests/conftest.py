@@ -24,10 +24,12 @@ suite lays them out (`data/` after a first run works). CI points it at its own c
 a real dataset skip, saying so, where it is absent."""
 
 
-def write_synthetic_mnist(root: Path, n_train: int = 512, n_test: int = 256, seed: int = 0) -> Path:
-    """Small IDX files in root/MNIST/raw: each digit a bright bar at its own row, plus noise."""
+def write_synthetic_mnist(
+    root: Path, n_train: int = 512, n_test: int = 256, seed: int = 0, facts: DatasetFacts = MNIST
+) -> Path:
+    """Small IDX files in root/<dataset folder>/raw: each class a bright bar at its own row, plus noise."""
     rng = np.random.default_rng(seed)
-    raw = root / "MNIST" / "raw"
+    raw = raw_dir(root, facts)
     raw.mkdir(parents=True, exist_ok=True)
     for prefix, n in (("train", n_train), ("t10k", n_test)):
         labels = rng.integers(0, 10, n).astype(np.uint8)
@@ -41,7 +43,9 @@ def write_synthetic_mnist(root: Path, n_train: int = 512, n_test: int = 256, see
 
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_synthetic_mnist(tmp_path_factory.mktemp("mnist"))
+    """Small synthetic MNIST and Fashion-MNIST files under one data root."""
+    root = write_synthetic_mnist(tmp_path_factory.mktemp("mnist"))
+    return write_synthetic_mnist(root, seed=1, facts=FASHION_MNIST)
 
 
 def _real(facts: DatasetFacts) -> Path:

@@ -75,6 +75,7 @@ class LoggerConfig:
 
     tensorboard: bool = True  # TensorBoard events in the job folder: tensorboard --logdir multirun/<sweep>
     progress: str = "auto"  # auto: a progress bar on a terminal, log lines otherwise | bar | log
+    heartbeat_s: float = 60.0  # without a bar: a log line every this many seconds while a run trains (0: none)
 
 
 @dataclass
@@ -198,6 +199,10 @@ def _problems(cfg: DictConfig) -> list[str]:
             cfg.tune.objective == DEFAULT_OBJECTIVE or cfg.tune.objective in SIGN,
             f"tune.objective={cfg.tune.objective} is not an objective; use {DEFAULT_OBJECTIVE} or one of "
             + ", ".join(SIGN),
+        ),
+        (
+            math.isfinite(cfg.logger.heartbeat_s) and cfg.logger.heartbeat_s >= 0,
+            f"logger.heartbeat_s={cfg.logger.heartbeat_s} is negative or not finite; use 0 (none) or more",
         ),
         (
             cfg.logger.progress in ("auto", "bar", "log"),

@@ -80,8 +80,10 @@ def _train(sessions: Sequence[Session], data: Data, engine: Callable[[list[Train
     trainers = [s.trainer for s in sessions]
     cfg, first = sessions[0].cfg, sessions[0]
     steps = trainers[0].steps_per_epoch
-    label = first.label if len(sessions) == 1 else f"{len(sessions)} runs"
-    progress = Progress(cfg.logger.progress, label, cfg.train.epochs * steps, first.epoch * steps)
+    label = (first.label or str(first.out_dir)) if len(sessions) == 1 else f"{len(sessions)} runs"
+    progress = Progress(
+        cfg.logger.progress, label, cfg.train.epochs * steps, first.epoch * steps, cfg.logger.heartbeat_s
+    )
     device = trainers[0].train.images.device
     try:
         runs = engine(trainers)

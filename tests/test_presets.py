@@ -1,0 +1,74 @@
+"""The presets (conf/experiment/): each runs end to end through the real CLI, at one epoch on synthetic data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CONF, run_cli, tiny_overrides
+
+PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+
+
+def results(sweep: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(sweep.rglob("result.json"))]
+
+
+def test_every_preset_says_what_it_answers_and_how_to_run_it() -> None:
+    assert PRESETS == ["lr_s", "methods", "replication", "tune_fixed"]
+    for name in PRESETS:
+        text = (CONF / "experiment" / f"{name}.yaml").read_text()
+        assert text.startswith("# @package _global_\n#"), name
+        assert f"python src/train.py -m +experiment={name}" in text and "Took here" in text, name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("preset", "jobs", "methods"),
+    [
+        ("replication", 4, {"learnable", "fixed"}),
+        ("methods", 12, {"learnable", "fixed", "single", "liebel", "imtl_l", "rlw", "dwa", "gls", "gradnorm", "uw_so"}),
+        ("lr_s", 24, {"learnable", "liebel", "imtl_l"}),
+    ],
+)
+def test_a_grid_preset_runs_every_job_and_reports(
+    tmp_path: Path, synthetic_root: Path, preset: str, jobs: int, methods: set[str]
+) -> None:
+    sweep = tmp_path / "sweep"
+    args = ["-m", f"+experiment={preset}", *tiny_overrides(synthetic_root), "seed=0", f"hydra.sweep.dir={sweep}"]
+    proc = run_cli(*args, "dataset=fashion_mnist")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = results(sweep)
+    assert len(found) == jobs and {r["status"] for r in found} == {"completed"}
+    assert {r["config"]["weighting"]["name"] for r in found} == methods
+    assert {r["data"]["dataset"] for r in found} == {"fashion_mnist"}
+    assert (sweep / "report" / "report.md").exists()
+
+
+@pytest.mark.slow
+def test_the_tuning_preset_searches_lambda_on_validation_in_batches(tmp_path: Path, synthetic_root: Path) -> None:
+    sweep = tmp_path / "sweep"
+    args = ["-m", "+experiment=tune_fixed", *tiny_overrides(synthetic_root), "data.val_size=128"]
+    args += ["hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2", f"hydra.sweep.dir={sweep}"]
+    proc = run_cli(*args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = results(sweep)
+    assert len(found) == 4 and all(r["final"]["val"] and r["config"]["data"]["val_size"] == 128 for r in found)
+    lambdas = [r["config"]["weighting"]["weights"] for r in found]
+    assert all(0.05 <= w["cls10"] <= 20 and 0.05 <= w["recon"] <= 20 and w["cls3"] == 1.0 for w in lambdas)
+    assert len({(w["cls10"], w["recon"]) for w in lambdas}) == 4  # four different trials
+    out = proc.stdout + proc.stderr
+    assert out.count("validation objective (mean)") == 4 and "Best value" in out
+    assert out.count("Launching 2 jobs") == 2  # each batch of n_jobs trials reaches the launcher as one batch
+    assert "Selected on validation" in (sweep / "report" / "report.md").read_text()
+
+
+def test_a_search_without_a_validation_split_is_refused(tmp_path: Path, synthetic_root: Path) -> None:
+    sweep = tmp_path / "sweep"
+    proc = run_cli(
+        "-m", "+experiment=tune_fixed", *tiny_overrides(synthetic_root), "data.val_size=0", f"hydra.sweep.dir={sweep}"
+    )
+    assert proc.returncode == 1 and "selects on a validation split" in proc.stderr
+    assert not sweep.exists()

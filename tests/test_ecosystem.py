@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 from pathlib import Path
 
@@ -93,7 +94,9 @@ def test_joblib_runs_jobs_in_parallel_workers_and_resumes_after_a_kill(tmp_path:
     assert checkpointed  # at least the first job had finished its first epoch
     resumed = run_cli(*args)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    found = {name.split("/")[-1]: r for name, r in results(sweep).items()}
+    out = resumed.stdout + resumed.stderr  # the same end as the default launcher: the summary and the report
+    assert "2 completed, 0 diverged, 0 failed" in out and (sweep / "report" / "report.md").exists()
+    found = {name.split("/")[-1]: r for name, r in results(sweep).items() if "seed=" in name}
     assert sorted(found) == ["seed=0", "seed=1"]
     for seed, r in found.items():
         assert r["status"] == "completed" and r["resumed_at_epochs"] == ([1] if seed in checkpointed else [])
@@ -115,10 +118,54 @@ def test_submitit_local_runs_a_two_job_sweep_and_skips_it_when_run_again(tmp_pat
     assert {k: r["finished_at"] for k, r in results(sweep).items()} == {k: r["finished_at"] for k, r in found.items()}
 
 
-def test_the_slurm_config_is_ready_for_a_gpu_cluster() -> None:
+def test_the_slurm_config_makes_a_valid_sbatch_script_for_one_gpu(tmp_path: Path, monkeypatch) -> None:
+    """The YAML goes through submitit as the launcher sends it: every key must be one sbatch accepts."""
+    import submitit
+    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+    from omegaconf import OmegaConf
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "srun").write_text("#!/bin/sh\nexit 0\n")
+    (fake / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")  # submitit looks for srun
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(config_name="config", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
-    launcher = cfg.hydra.launcher
-    assert launcher._target_.endswith("SlurmLauncher")
-    assert launcher.partition == "gpu" and launcher.gpus_per_node == 1 and launcher.timeout_min == 30
-    assert launcher.max_num_timeout == 3  # timed-out jobs are requeued and resume from checkpoints
+    params = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    assert params["_target_"].endswith("SlurmLauncher")
+    assert params["max_num_timeout"] == 3  # a timed-out job is requeued, and resumes from its checkpoint
+    base = set(OmegaConf.structured(BaseQueueConf).keys())
+    executor = submitit.AutoExecutor(folder=str(tmp_path / "jobs"), cluster="slurm")
+    executor.update_parameters(
+        **{
+            k if k in base else f"slurm_{k}": v
+            for k, v in params.items()
+            if k not in ("_target_", "submitit_folder", "max_num_timeout")
+        }
+    )
+    script = executor._executor._make_submission_file_text("python src/train.py", "uid")
+    for line in ("--gpus-per-node=1", "--partition=gpu", "--time=30", "--signal=USR2@", "--cpus-per-task=4"):
+        assert f"#SBATCH {line}" in script, line
+
+
+def test_without_a_terminal_a_run_says_when_it_starts_and_how_far_it_is(tmp_path: Path, synthetic_root: Path) -> None:
+    proc = run_cli(
+        *tiny_overrides(synthetic_root), "train.epochs=2", "logger.heartbeat_s=0.000001", f"hydra.run.dir={tmp_path}"
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout + proc.stderr
+    assert ": starting, 8 steps" in out
+    assert "step 8/8 (100%)" in out and "steps/s, about" in out
+
+
+def test_help_shows_the_suites_groups_presets_and_commands() -> None:
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    for text in (
+        "python analysis/report.py",
+        "pytest",
+        "+experiment=methods",
+        "weighting: dwa, fixed",
+        "dataset: fashion_mnist",
+    ):
+        assert text in proc.stdout, text

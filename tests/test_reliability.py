@@ -131,6 +131,7 @@ def test_failed_runs_are_recorded_and_all_named_at_the_end(tmp_path: Path, synth
     assert proc.returncode == 1
     assert "1 completed, 0 diverged, 2 failed" in proc.stderr
     assert "seed=0: InjectedFault" in proc.stderr and "seed=2: InjectedFault" in proc.stderr
+    assert (sweep / "report" / "report.md").exists()  # the report is most needed when something failed
     found = {name.split("/")[-1]: r for name, r in results(sweep).items()}
     assert {k: r["status"] for k, r in found.items()} == {"seed=0": "failed", "seed=1": "completed", "seed=2": "failed"}
     error = found["seed=2"]["error"]

@@ -67,11 +67,17 @@ class LearnedConfig(MethodConfig):
     weight_decay: float = 0.0  # Adam (L2) weight decay on the method's parameters
 
 
+def positive(w: DictConfig, key: str, example: str) -> list[str]:
+    """The problem with setting `weighting.<key>` unless it is a positive finite number."""
+    value = w[key]
+    return (
+        [] if math.isfinite(value) and value > 0 else [f"weighting.{key}={value} is not a positive number; {example}"]
+    )
+
+
 def learned_problems(w: DictConfig) -> list[str]:
     """Value checks for `LearnedConfig`."""
-    out = []
-    if not (math.isfinite(w.lr) and w.lr > 0):
-        out.append(f"weighting.lr={w.lr} is not a positive number; use a positive learning rate for the weights")
+    out = positive(w, "lr", "use a positive learning rate for the weights")
     if not (math.isfinite(w.weight_decay) and w.weight_decay >= 0):
         out.append(f"weighting.weight_decay={w.weight_decay} is negative or not finite; use 0 or more")
     return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +11,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from ..tasks import TASKS
-from .base import MethodConfig, RunContext, Weighting, register
+from .base import MethodConfig, RunContext, Weighting, positive, register
 
 
 @dataclass
@@ -38,9 +37,7 @@ class DynamicWeightAverage(Weighting):
 
     @classmethod
     def problems(cls, w: DictConfig, cfg: DictConfig) -> list[str]:
-        if not (math.isfinite(w.temperature) and w.temperature > 0):
-            return [f"weighting.temperature={w.temperature} is not a positive number; use e.g. 2 (the paper's)"]
-        return []
+        return positive(w, "temperature", "use e.g. 2 (the paper's)")
 
     def epoch_buffers(self, epoch: int, history: Sequence[Mapping[str, Any]]) -> dict[str, Tensor]:
         if epoch <= 2:

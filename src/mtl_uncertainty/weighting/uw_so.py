@@ -7,14 +7,13 @@ the authors' implementation (weights sum to 1).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from omegaconf import DictConfig
 from torch import Tensor
 
-from .base import MethodConfig, RunContext, Weighting, register
+from .base import MethodConfig, RunContext, Weighting, positive, register
 
 EPS = 1e-8  # keeps 1/L finite for a zero loss, as the authors' code does
 
@@ -41,9 +40,7 @@ class SoftOptimalUncertainty(Weighting):
 
     @classmethod
     def problems(cls, w: DictConfig, cfg: DictConfig) -> list[str]:
-        if not (math.isfinite(w.temperature) and w.temperature > 0):
-            return [f"weighting.temperature={w.temperature} is not a positive number; use e.g. 1"]
-        return []
+        return positive(w, "temperature", "use e.g. 1")
 
     def _weights(self, losses: Tensor) -> Tensor:
         logits = (1 / (losses.detach() + EPS)) / self.temperature

@@ -168,13 +168,6 @@ def check_idx(path: Path, facts: DatasetFacts = MNIST, verify: bool = True) -> N
     check_idx_bytes(file_bytes(path, facts, verify), path, facts, verify)
 
 
-def idx_count(path: Path) -> int:
-    """The number of items an IDX file (or its .gz) announces in its header."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        return struct.unpack(">I", f.read(8)[4:8])[0]
-
-
 def find_files(folder: Path) -> dict[str, Path] | None:
     """The four files in `folder`, each unpacked or as its .gz; None unless all four are there."""
     found = {}
@@ -328,9 +321,7 @@ def read(files: Mapping[str, Path], facts: DatasetFacts = MNIST, verify: bool = 
         if stamp not in _read:
             while len(_read) >= 2:  # a process reads one or two datasets: keep the last two in memory
                 _read.pop(next(iter(_read)))
-            _read[stamp] = {
-                name: check_idx_bytes(file_bytes(p, facts, verify), p, facts, verify) for name, p in files.items()
-            }
+            _read[stamp] = {name: _checked_array(path, facts, verify) for name, path in files.items()}
         return _read[stamp]
     except OSError as e:
         raise _unusable(next(iter(files.values())).parent, e, facts) from e

@@ -7,7 +7,3 @@ from hydra.errors import CompactHydraException
 
 class InputError(CompactHydraException):
     """Bad input (config, data, output folder); the message names the problem and the fix."""
-
-
-class SweepError(CompactHydraException):
-    """Some runs of a sweep failed; the message names every one."""

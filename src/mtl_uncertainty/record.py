@@ -61,16 +61,14 @@ class RunRecord:
         col = self.layout.column
         first = self._last_step
         steps = np.arange(first + 1, first + len(rows) + 1)
-        losses = rows[:, [col["loss_total"], *(col[f"loss_{t}"] for t in self.tasks)]]
+        losses = rows[:, [col[n] for n in ("loss_total", *self._loss_names())]]
         bad = np.flatnonzero(~np.isfinite(losses).all(axis=1))
         if bad.size:
             i = int(bad[0])
             self.divergence = {
                 "epoch": epoch,
                 "step": int(steps[i]),
-                "losses": {
-                    n: _text(float(rows[i, col[n]])) for n in ("loss_total", *(f"loss_{t}" for t in self.tasks))
-                },
+                "losses": {n: _text(float(rows[i, col[n]])) for n in ("loss_total", *self._loss_names())},
                 "values": self._values_before(rows[i - 1] if i > 0 else None),
             }
             rows, steps = rows[:i], steps[:i]
@@ -140,10 +138,7 @@ class RunRecord:
             "loss": per_task("loss"),
             "values": {name: per_task(name) for name in self.layout.recorded},
             "labels": dict(self.labels),
-            "initial": {
-                name: {t: finite(self.initial[name][TASKS.index(t)]) for t in self.tasks}
-                for name in self.layout.recorded
-            },
+            "initial": {name: self._initial(name) for name in self.layout.recorded},
         }
 
 

@@ -7,7 +7,6 @@ effective weight, and s, σ, ... where the method has them), after the step's up
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,8 +61,3 @@ def eval_metrics(mean: Tensor, reconstruct: bool) -> dict[str, float | None]:
     if not reconstruct:
         metrics["loss_recon"] = None
     return metrics
-
-
-def names(layout: StepLayout, tasks: Sequence[str]) -> list[str]:
-    """Column names of the recorded values of `tasks`."""
-    return [f"{name}_{t}" for name in layout.recorded for t in tasks]

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from mtl_uncertainty.atomic import write_atomic
 from mtl_uncertainty.run import run
 from tests.conftest import REPO, TRAIN, compose_cfg, real_idx, run_cli, tiny_overrides, write_synthetic_mnist
 
@@ -160,46 +159,6 @@ def test_a_complete_run_is_not_run_again(tmp_path: Path, synthetic_root: Path) -
     cfg = compose_cfg(*tiny_overrides(synthetic_root))
     first = run(cfg, tmp_path)
     assert run(cfg, tmp_path)["finished_at"] == first["finished_at"]
-
-
-@pytest.mark.parametrize("failing", ["fsync", "replace"])
-def test_write_atomic_removes_its_temporary_file_when_writing_fails(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
-) -> None:
-    target = tmp_path / "result.json"
-    target.write_bytes(b"old")
-
-    def full_disk(*args: object) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(os, failing, full_disk)
-    with pytest.raises(OSError, match="No space left on device"):
-        write_atomic(target, b"new")
-    assert target.read_bytes() == b"old"
-    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
-
-
-def test_write_atomic_syncs_the_whole_temporary_file_before_renaming_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    events = []
-    real_fsync, real_replace = os.fsync, os.replace
-
-    def fsync(fd: int) -> None:
-        events.append(("fsync", os.fstat(fd).st_ino, os.fstat(fd).st_size))
-        real_fsync(fd)
-
-    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
-        events.append(("replace", os.stat(src).st_ino, Path(dst)))
-        real_replace(src, dst)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(os, "replace", replace)
-    target = tmp_path / "result.json"
-    write_atomic(target, b"new content")
-    inode = target.stat().st_ino
-    assert events == [("fsync", inode, len(b"new content")), ("replace", inode, target)]
-    assert target.read_bytes() == b"new content"
 
 
 def _corrupt_real_labels(root: Path, shared_mnist: Path) -> list[str]:

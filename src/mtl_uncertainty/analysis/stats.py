@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-LEVEL = 0.95
-ALPHA = 1 - LEVEL
+ALPHA = 0.05  # written out: 1 − 0.95 is 0.050000000000000044 in floating point, and p = 0.05 is not below it
+LEVEL = 1 - ALPHA
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,150 @@
+"""Checkpoint files on their own (fast): the digest, weights-only loading, non-finite state, setting aside;
+and the atomic writes every file goes through."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from mtl_uncertainty.atomic import write_atomic
+from mtl_uncertainty.checkpoint import MAGIC, CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
+
+IDENTITY = {"config_hash": "c" * 16, "data_hash": "d" * 16}
+
+
+def state(**extra: object) -> dict:
+    return {
+        **IDENTITY,
+        "epoch": 3,
+        "model": {"w": torch.arange(6.0).reshape(2, 3)},
+        "weighting": {"s": torch.tensor([0.5, 0.25])},
+        "optimizer": {"state": {0: {"step": torch.tensor(7.0), "exp_avg": torch.ones(2, 3)}}, "param_groups": []},
+        **extra,
+    }
+
+
+def test_a_checkpoint_reads_back_exactly_what_was_saved(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, state())
+    data = path.read_bytes()
+    assert data.startswith(MAGIC)
+    payload = data[len(MAGIC) + 32 :]
+    assert data[len(MAGIC) : len(MAGIC) + 32] == hashlib.sha256(payload).digest()
+    back = read_checkpoint(path)
+    assert back["epoch"] == 3 and torch.equal(back["model"]["w"], torch.arange(6.0).reshape(2, 3))
+    assert load_checkpoint(path, IDENTITY)["config_hash"] == "c" * 16
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda d: d[:-1] + bytes([d[-1] ^ 1]), "does not match its sha256 digest"),
+        (lambda d: d[: len(d) // 2], "does not match its sha256 digest"),
+        (lambda d: d[:10], "cut short"),
+        (lambda d: b"PK" + d[2:], "not a checkpoint of this suite"),
+    ],
+)
+def test_a_damaged_file_is_refused_with_its_reason(tmp_path: Path, damage, reason: str) -> None:
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, state())
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(CheckpointError, match=reason):
+        read_checkpoint(path)
+
+
+def _forged(path: Path, content: dict) -> None:
+    buffer = io.BytesIO()
+    torch.save(content, buffer)
+    payload = buffer.getvalue()
+    path.write_bytes(MAGIC + hashlib.sha256(payload).digest() + payload)
+
+
+@pytest.mark.parametrize("section", ["model", "weighting", "optimizer"])
+def test_non_finite_state_is_refused_even_with_a_matching_digest(tmp_path: Path, section: str) -> None:
+    content = state()
+    bad = {"model": content["model"]["w"], "weighting": content["weighting"]["s"]}
+    bad["optimizer"] = content["optimizer"]["state"][0]["exp_avg"]
+    bad[section].view(-1)[1] = float("inf")
+    _forged(tmp_path / "checkpoint.pt", content)
+    with pytest.raises(CheckpointError, match=f"its {section} state holds NaN or infinite values"):
+        read_checkpoint(tmp_path / "checkpoint.pt")
+
+
+def test_a_checkpoint_that_is_not_a_state_or_not_weights_only_is_refused(tmp_path: Path) -> None:
+    _forged(tmp_path / "a.pt", [1, 2, 3])
+    with pytest.raises(CheckpointError, match="holds a list, not a state"):
+        read_checkpoint(tmp_path / "a.pt")
+    _forged(tmp_path / "b.pt", {"model": {"f": print}})  # a global: refused by weights-only loading
+    with pytest.raises(CheckpointError, match="does not load"):
+        read_checkpoint(tmp_path / "b.pt")
+
+
+@pytest.mark.parametrize(
+    ("identity", "aside", "words"),
+    [
+        ({"config_hash": "x" * 16, "data_hash": "d" * 16}, "checkpoint.stale-" + "c" * 16 + ".pt", "another config"),
+        ({"config_hash": "c" * 16, "data_hash": "y" * 16}, "checkpoint.otherdata-" + "d" * 16 + ".pt", "other data"),
+    ],
+)
+def test_a_checkpoint_of_another_run_is_set_aside_not_used(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, identity: dict, aside: str, words: str
+) -> None:
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, state())
+    with caplog.at_level(logging.WARNING):
+        assert load_checkpoint(path, identity) is None
+    assert (tmp_path / aside).exists() and not path.exists() and words in caplog.text
+
+
+def test_an_unusable_checkpoint_is_set_aside_and_a_missing_one_is_none(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoint.pt"
+    assert load_checkpoint(path, IDENTITY) is None
+    path.write_bytes(b"garbage")
+    assert load_checkpoint(path, IDENTITY) is None
+    assert (tmp_path / "checkpoint.unusable.pt").read_bytes() == b"garbage"
+
+
+@pytest.mark.parametrize("failing", ["fsync", "replace"])
+def test_write_atomic_removes_its_temporary_file_when_writing_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    target = tmp_path / "result.json"
+    target.write_bytes(b"old")
+
+    def full_disk(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, failing, full_disk)
+    with pytest.raises(OSError, match="No space left on device"):
+        write_atomic(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
+
+
+def test_write_atomic_syncs_the_whole_temporary_file_before_renaming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.fstat(fd).st_ino, os.fstat(fd).st_size))
+        real_fsync(fd)
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        events.append(("replace", os.stat(src).st_ino, Path(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    target = tmp_path / "result.json"
+    write_atomic(target, b"new content")
+    inode = target.stat().st_ino
+    assert events == [("fsync", inode, len(b"new content")), ("replace", inode, target)]
+    assert target.read_bytes() == b"new content"

@@ -1,0 +1,102 @@
+"""The report's statistics on hand-computed numbers (fast: no runs, no files)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+
+from mtl_uncertainty.analysis.compare import parse_selector, verdict
+from mtl_uncertainty.analysis.errors import BaselineError
+from mtl_uncertainty.analysis.stats import Estimate, estimate, holm, mean_ranks, paired, significant
+
+T2 = 4.302652729911275  # t(0.975, df=2)
+
+
+def test_estimate_is_mean_sample_sd_and_a_t_interval() -> None:
+    e = estimate([0.90, 0.92, 0.97])
+    mean = (0.90 + 0.92 + 0.97) / 3
+    sd = math.sqrt(sum((x - mean) ** 2 for x in (0.90, 0.92, 0.97)) / 2)
+    assert (e.mean, e.std, e.n) == (pytest.approx(mean), pytest.approx(sd), 3)
+    assert (e.lo, e.hi) == (pytest.approx(mean - T2 * sd / math.sqrt(3)), pytest.approx(mean + T2 * sd / math.sqrt(3)))
+
+
+def test_estimate_drops_nan_and_gives_no_interval_below_two_values() -> None:
+    assert estimate([0.5, float("nan"), 0.7]).n == 2
+    one = estimate([0.5])
+    assert one.mean == 0.5 and one.n == 1 and math.isnan(one.std) and math.isnan(one.lo) and math.isnan(one.hi)
+    none = estimate([])
+    assert none.n == 0 and math.isnan(none.mean)
+
+
+def test_paired_uses_the_same_pairs_for_difference_interval_and_p() -> None:
+    a = [0.91, 0.93, float("nan"), 0.96]
+    b = [0.90, 0.90, 0.80, 0.94]
+    result = paired(a, b)
+    d = [0.01, 0.03, 0.02]
+    assert result.diff.n == 3 and result.diff.mean == pytest.approx(sum(d) / 3)
+    expected = scipy_stats.ttest_rel([0.91, 0.93, 0.96], [0.90, 0.90, 0.94]).pvalue
+    assert result.p == pytest.approx(expected)
+    assert math.isnan(paired([0.9, float("nan")], [0.8, 0.7]).p)  # one pair: no test
+
+
+def test_paired_with_no_spread_is_certain_either_way() -> None:
+    assert paired([0.5, 0.6, 0.7], [0.5, 0.6, 0.7]).p == 1.0
+    assert paired([0.75, 0.5, 0.25], [0.5, 0.25, 0.0]).p == 0.0
+
+
+def test_holm_adjusts_step_down_keeps_order_and_skips_nan() -> None:
+    adjusted = holm([0.01, float("nan"), 0.04, 0.03])
+    # sorted: 0.01 (×3) = 0.03, 0.03 (×2) = 0.06, 0.04 (×1) = 0.04 → monotone: 0.06
+    assert adjusted[0] == pytest.approx(0.03) and math.isnan(adjusted[1])
+    assert adjusted[3] == pytest.approx(0.06) and adjusted[2] == pytest.approx(0.06)
+    assert holm([0.6, 0.5]) == [1.0, 1.0]
+
+
+def test_significant_needs_a_small_adjusted_p_and_an_interval_without_zero() -> None:
+    clear = Estimate(0.02, 0.005, 0.01, 0.03, 5)
+    assert significant(clear, 0.01)
+    assert not significant(clear, 0.05)
+    assert not significant(Estimate(0.02, 0.05, -0.01, 0.05, 5), 0.001)
+    assert not significant(Estimate(0.02, math.nan, math.nan, math.nan, 1), 0.001)
+
+
+@pytest.mark.parametrize(
+    ("metric", "mean", "words"),
+    [
+        ("test.acc_cls3", +0.02, "better than fixed by 0.02"),
+        ("test.acc_cls10", -0.02, "worse than fixed by 0.02"),
+        ("test.loss_recon", -0.02, "better than fixed by 0.02"),  # lower MSE is better
+        ("test.loss_recon", +0.02, "worse than fixed by 0.02"),
+    ],
+)
+def test_the_verdict_names_the_direction(metric: str, mean: float, words: str) -> None:
+    lo, hi = sorted((mean - 0.005, mean + 0.005))
+    result = paired([mean + x for x in (0.001, -0.001, 0.0005, -0.0005)], [0.0] * 4)
+    text = verdict(metric, type(result)(Estimate(mean, 0.002, lo, hi, 4), 0.001), 0.004, "fixed", 6)
+    assert text.startswith(words) and "Holm p = 0.004" in text
+
+
+def test_a_verdict_within_noise_says_why() -> None:
+    e = Estimate(0.01, 0.02, -0.01, 0.03, 4)
+    result = paired([0.01, 0.02, 0.0, 0.01], [0.0, 0.0, 0.0, 0.0])
+    assert verdict("test.acc_cls3", type(result)(e, 0.2), 0.6, "fixed", 3).startswith("within noise")
+    assert verdict(
+        "test.acc_cls3", type(result)(Estimate(0.01, math.nan, math.nan, math.nan, 1), 0.2), 0.6, "fixed", 3
+    ) == ("too few paired seeds to tell")
+
+
+def test_mean_ranks_rank_higher_better_and_share_ties() -> None:
+    values = pd.DataFrame({"a": [0.9, 0.8], "b": [0.9, 0.7], "c": [0.5, 0.9]})
+    ranks = mean_ranks(values, higher_is_better=True)
+    assert ranks.iloc[0].tolist() == [1.5, 1.5, 3.0] and ranks.iloc[1].tolist() == [2.0, 3.0, 1.0]
+    assert mean_ranks(values, higher_is_better=False).iloc[1].tolist() == [2.0, 1.0, 3.0]
+
+
+def test_a_baseline_selector_is_key_value_pairs_or_refused() -> None:
+    s = parse_selector("best:weighting=fixed,weights.cls3=2")
+    assert s.best and s.pairs == (("weighting", "fixed"), ("weights.cls3", "2"))
+    with pytest.raises(BaselineError, match="is not key=value"):
+        parse_selector("fixed")

@@ -277,11 +277,14 @@ def test_rows_are_the_method_with_the_settings_that_vary_within_it(tmp_path: Pat
     rows = set(report.summary["row"])
     assert rows == {
         "fixed",
-        "single (task=cls3)",
+        "single (task=cls3)",  # recon=true: no single-task recon run, so the single-task runs stay rows of their own
         "single (task=cls10)",
+        "single-task (each task trained alone)",  # recon=false: both active tasks have one, merged into one row
         "learnable (lr=0.01)",
         "learnable (lr=0.0001)",
     }
+    by_group = report.summary.groupby("group")["row"].apply(set)
+    assert "single (task=cls3)" not in by_group["recon=false"] and "single (task=cls3)" in by_group["recon=true"]
     assert list(report.summary.columns[:5]) == ["cell", "row", "group", "method", "recon"]
     head = report.main_table_text().splitlines()[0]
     assert head.startswith("| method (settings) | recon | test 3-class accuracy")
@@ -321,9 +324,13 @@ def test_delta_m_against_the_single_task_runs_of_each_seed(tmp_path: Path, templ
     assert row["delta_m.ci_hi"] == pytest.approx(mean + T975[2] * sd / math.sqrt(3))
     md = (tmp_path / "out" / "report.md").read_text()
     assert "- learnable, recon=true: seed(s) 2 have no single-task cls10 run" in md
-    off = report.summary.set_index("cell").loc["single (task=cls10), recon=false"]
-    own = [((0.5 - 0.90) / 0.90 + 0) / 2 * 100, ((0.5 - 0.80) / 0.80 + 0) / 2 * 100]  # against itself on cls10: 0
-    assert off["delta_m.mean"] == pytest.approx(sum(own) / 2)
+    # the single-task runs are one row: each task from the run that trained it alone, Δm% 0 by definition
+    shown = report.summary[report.summary["group"] == "recon=true"]
+    assert not any(shown["row"].str.startswith("single ("))
+    alone = report.summary.set_index("cell").loc["single-task (each task trained alone), recon=true"]
+    assert alone["test.acc_cls3.mean"] == pytest.approx(0.85) and alone["test.acc_cls10.mean"] == pytest.approx(0.65)
+    assert alone["test.loss_recon.mean"] == pytest.approx(0.30) and alone["seeds"] == 2
+    assert alone["delta_m.mean"] == pytest.approx(0.0)
 
 
 def test_delta_m_is_a_dash_and_explained_without_single_task_runs(tmp_path: Path, templates: dict) -> None:

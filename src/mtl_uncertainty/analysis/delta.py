@@ -73,6 +73,49 @@ def baselines(seeds: pd.DataFrame, others: Sequence[str]) -> Baselines:
     return Baselines(match_axes, by_seed, by_axes)
 
 
+SINGLE_TASK_ROW = "single-task (each task trained alone)"
+"""The row that stands for the single-task runs: each task's metric from the run that trains it alone."""
+
+
+def _single_task_rows(group: pd.DataFrame, base: Baselines) -> list[dict]:
+    """Per seed, the single-task value of every task the group's rows are active in (seeds with all of them)."""
+    first = group.iloc[0]
+    tasks = _common_tasks(group)
+    key = base.key(first)
+    seeds = sorted(set(group["seed"]))
+    rows = []
+    for seed in seeds:
+        values = {t: base.by_seed[t].get((key, seed)) if t in base.by_seed else None for t in tasks}
+        if not tasks or any(v is None or math.isnan(v) for v in values.values()):
+            continue
+        label = f"{SINGLE_TASK_ROW}, {first['group']}" if first["group"] else SINGLE_TASK_ROW
+        row = {c: first[c] for c in group.columns if c.startswith("config.")} | {"group": first["group"]}
+        row |= {"cell": label, "row": SINGLE_TASK_ROW, "method": "single-task", "seed": seed, "runs": 1}
+        row |= {"active": ",".join(tasks), "trained": ",".join(tasks), "n_trained": len(tasks)}
+        row |= {task_metric(t): v for t, v in values.items()}
+        rows.append(row)
+    return rows
+
+
+def add_single_task_rows(seeds: pd.DataFrame, others: Sequence[str]) -> pd.DataFrame:
+    """The per-seed rows with one composite single-task row per group, the single-task runs marked `baseline_only`.
+
+    A run that trains one task says nothing about the others (its 3-class accuracy, say, is that of an
+    untrained head), so the single-task runs are shown as one row that takes each task's metric from
+    the run that trained it alone; its Δm% is 0 by definition. They stay the baselines of every Δm%.
+    """
+    singles = seeds["n_trained"] == 1
+    base = baselines(seeds, others)
+    added = [row for _, group in seeds[~singles].groupby("group", sort=False) for row in _single_task_rows(group, base)]
+    if not added:
+        return seeds.assign(baseline_only=False)
+    merged = {row["group"] for row in added}  # groups where every task has its single-task runs
+    hidden = singles & seeds["group"].isin(merged)
+    return pd.concat(
+        [seeds.assign(baseline_only=hidden), pd.DataFrame(added).assign(baseline_only=False)], ignore_index=True
+    )
+
+
 def _delta(row: pd.Series, base: Baselines, how: CellBaseline) -> float:
     tasks = [t for t in str(row["active"]).split(",") if t]
     terms = []

@@ -53,7 +53,7 @@ def _header(report: Report, sweeps: Sequence[Path]) -> list[str]:
 
 def _delta_notes(report: Report) -> list[str]:
     summary = report.summary
-    if (summary["n_trained"] == 1).sum() == 0:
+    if (summary["delta_m.n"] == 0).all():
         return [
             "Δm% is — everywhere: none of these runs is a single-task baseline (a result.json whose "
             "`tasks.trained` holds one task; e.g. `weighting=single_cls3,single_cls10,single_recon`)."

@@ -16,7 +16,7 @@ from . import figures, metric_figures
 from .cells import find_axes, label_runs, per_seed, split_axes
 from .compare import DEFAULT_BASELINE, baseline_cells, paired_table, parse_selector
 from .copies import drop_copies
-from .delta import CellBaseline
+from .delta import CellBaseline, add_single_task_rows
 from .displays import latex, markdown, summary_display
 from .errors import NoRunsError
 from .markdown import render
@@ -67,7 +67,7 @@ def _figures(report: Report, formats: Sequence[str]) -> dict[str, list[Path]]:
         for cell, rows in report.table.groupby("cell", sort=False)
     ]
     order = {c: i for i, c in enumerate(report.summary["cell"])}
-    cells.sort(key=lambda c: order[c[0]])
+    cells = sorted((c for c in cells if c[0] in order), key=lambda c: order[c[0]])  # single-task runs: one row
     labelled = [(cell, runs) for cell, _, _, runs in cells]
     out = report.out_dir
     made = {
@@ -96,8 +96,9 @@ def make_report(
     axes = find_axes(table)
     _, others = split_axes(axes)
     table = label_runs(table, axes)
-    seeds = per_seed(table, others)
-    summary, how = summary_table(seeds, others)
+    every_seed = add_single_task_rows(per_seed(table, others), others)
+    summary, how = summary_table(every_seed, others)
+    seeds = every_seed[~every_seed["baseline_only"]].drop(columns="baseline_only")
     required = baseline != DEFAULT_BASELINE  # the default may simply not be among the runs
     paired = paired_table(seeds, baseline_cells(summary, table, selector, required))
     replication = replication_table(table)

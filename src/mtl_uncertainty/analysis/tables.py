@@ -46,7 +46,9 @@ def _cell_row(cell: str, rows: pd.DataFrame, others: Sequence[str]) -> dict[str,
 def summary_table(seeds: pd.DataFrame, others: Sequence[str]) -> tuple[pd.DataFrame, dict[str, CellBaseline]]:
     """One row per cell (in the per-seed table's order), and how each cell's Δm% baselines were found."""
     dm, how = delta_m(seeds, others)
-    seeds = seeds.assign(delta_m=dm)
-    rows = [_cell_row(cell, group, others) for cell, group in seeds.groupby("cell", sort=False)]
-    summary = pd.DataFrame(rows).merge(ranks(seeds), on="cell", how="left")
-    return summary, how
+    shown = seeds.assign(delta_m=dm)
+    if "baseline_only" in shown:  # the single-task runs, shown through their composite row
+        shown = shown[~shown["baseline_only"]]
+    rows = [_cell_row(cell, group, others) for cell, group in shown.groupby("cell", sort=False)]
+    summary = pd.DataFrame(rows).merge(ranks(shown), on="cell", how="left")
+    return summary, {cell: h for cell, h in how.items() if cell in set(shown["cell"])}

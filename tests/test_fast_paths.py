@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import torch
 
+from mtl_uncertainty import result_schema
+from mtl_uncertainty.resume import expected_shape
 from mtl_uncertainty.run import run, run_many
 from mtl_uncertainty.weighting import WEIGHTINGS
 from tests.conftest import compose_cfg, run_cli, tiny_overrides
@@ -77,8 +79,11 @@ def test_every_stackable_method_stacked_equals_alone_with_non_default_settings(
     cfgs = [compose_cfg(*base, f"seed={seed}") for seed in (0, 1)]
     alone = [run(c, tmp_path / "alone" / str(i)) for i, c in enumerate(cfgs)]
     together = run_many(cfgs, [tmp_path / "stacked" / str(i) for i in range(len(cfgs))])
-    for a, b in zip(alone, together):
+    for cfg, a, b in zip(cfgs, alone, together):
         assert not isinstance(b, BaseException), b
+        assert not result_schema.problems(a, **expected_shape(cfg)) and not result_schema.problems(
+            b, **expected_shape(cfg)
+        )
         assert b["timings"]["stack_size"] == 2
         assert_same_numbers(a, b, tol=1e-5)
     if "lr" in cfgs[0].weighting:  # a mutant that drops the method's own lr or weight decay would not move s
@@ -93,6 +98,7 @@ def test_a_method_that_cannot_stack_trains_alone_in_a_sweep(tmp_path: Path, synt
     cfgs = [compose_cfg(*base, f"seed={seed}") for seed in (0, 1)]
     together = run_many(cfgs, [tmp_path / str(i) for i in range(2)])
     assert [r["timings"]["stack_size"] for r in together] == [1, 1]
+    assert not result_schema.problems(together[0], **expected_shape(cfgs[0]))
     assert together[0]["final"] == run(cfgs[0], tmp_path / "alone")["final"]
 
 

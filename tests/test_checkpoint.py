@@ -148,3 +148,10 @@ def test_write_atomic_syncs_the_whole_temporary_file_before_renaming_it(
     inode = target.stat().st_ino
     assert events == [("fsync", inode, len(b"new content")), ("replace", inode, target)]
     assert target.read_bytes() == b"new content"
+
+
+def test_write_atomic_creates_the_folders_its_target_needs(tmp_path: Path) -> None:
+    target = tmp_path / "sweep" / "job" / "result.json"
+    write_atomic(target, b"{}")
+    assert target.read_bytes() == b"{}"
+    assert [p.name for p in target.parent.iterdir()] == ["result.json"]

@@ -269,12 +269,29 @@ def test_learned_methods_put_their_parameters_in_their_own_adam_group() -> None:
         ),
         (["sigma_init=constant", "sigma_init.value=1e6"], "sigma_init.value=1000000.0 is outside"),
         (["sigma_init.high=40"], "a bound outside"),
+        (["sigma_init.low=0.6", "sigma_init.high=0.5"], "sigma_init.low <= sigma_init.high"),
+        (["weighting=fixed", "weighting.weights.cls10=-0.5"], "weighting.weights.cls10=-0.5 is a negative"),
+        (["weighting=fixed", "weighting.weights.recon=nan"], "weighting.weights.recon=nan is a negative or non-finite"),
     ],
 )
 def test_each_methods_own_checks_name_the_problem(overrides: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match="Invalid configuration") as err:
         validate(compose_cfg(*overrides))
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["sigma_init=constant", "sigma_init.value=30"],
+        ["sigma_init=constant", "sigma_init.value=-30"],
+        ["sigma_init.low=-30", "sigma_init.high=30"],
+        ["sigma_init.low=0.5", "sigma_init.high=0.5"],
+        ["weighting=fixed", "weighting.weights.cls10=0"],
+    ],
+)
+def test_values_on_the_edge_of_what_the_checks_allow_are_accepted(overrides: list[str]) -> None:
+    validate(compose_cfg(*overrides))
 
 
 def test_sigma_init_uniform_is_seeded_and_in_range_and_constant_is_constant() -> None:

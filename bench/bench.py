@@ -31,11 +31,11 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 import naive_port  # noqa: E402
-from mtl_uncertainty.data import Data, data_files, dataset_facts, load_data  # noqa: E402
-from mtl_uncertainty.datasets import read  # noqa: E402
-from mtl_uncertainty.devices import resolve_device, uses_cuda_graphs  # noqa: E402
-from mtl_uncertainty.resume import prepare  # noqa: E402
-from mtl_uncertainty.session import Session, open_session  # noqa: E402
+from mtl_uncertainty.data.datasets import read  # noqa: E402
+from mtl_uncertainty.data.splits import Data, data_files, dataset_facts, load_data  # noqa: E402
+from mtl_uncertainty.runs.resume import prepare  # noqa: E402
+from mtl_uncertainty.runs.session import Session, open_session  # noqa: E402
+from mtl_uncertainty.training.devices import resolve_device, uses_cuda_graphs  # noqa: E402
 from mtl_uncertainty.training.stacked import StackedTrainer  # noqa: E402
 
 SWEEP = ["weighting=learnable,fixed", "recon=true,false", "seed=range(10)"]

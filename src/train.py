@@ -17,11 +17,11 @@ from hydra.types import RunMode
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from mtl_uncertainty.devices import cpu_threads
-from mtl_uncertainty.job_folder import JobLocked
 from mtl_uncertainty.ops.jobs import run_job, tunes
 from mtl_uncertainty.ops.sweep import DIVERGED_EXIT_CODE
 from mtl_uncertainty.run import run
+from mtl_uncertainty.runs.folder import JobLocked
+from mtl_uncertainty.training.devices import cpu_threads
 
 # Launchers that start fresh Python processes (submitit, SLURM) find the package uninstalled too.
 _src = str(Path(__file__).resolve().parent)

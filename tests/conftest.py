@@ -13,7 +13,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 import mtl_uncertainty.config  # noqa: F401  (registers the config schemas)
-from mtl_uncertainty.datasets import FASHION_MNIST, MNIST, DatasetFacts, file_bytes, find_files, idx_bytes, raw_dir
+from mtl_uncertainty.data.datasets import FASHION_MNIST, MNIST, DatasetFacts, file_bytes, find_files, idx_bytes, raw_dir
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"

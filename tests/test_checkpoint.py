@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mtl_uncertainty.atomic import write_atomic
-from mtl_uncertainty.checkpoint import MAGIC, CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
+from mtl_uncertainty.runs.checkpoint import MAGIC, CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
+from mtl_uncertainty.storage.atomic import write_atomic
 
 IDENTITY = {"config_hash": "c" * 16, "data_hash": "d" * 16}
 

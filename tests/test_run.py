@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from mtl_uncertainty.config import config_hash
-from mtl_uncertainty.data import load_data
-from mtl_uncertainty.resume import prepare
+from mtl_uncertainty.data.splits import load_data
 from mtl_uncertainty.run import run
-from mtl_uncertainty.session import open_session
+from mtl_uncertainty.runs.resume import prepare
+from mtl_uncertainty.runs.session import open_session
 from tests.conftest import compose_cfg, run_cli, tiny_overrides
 
 GRID = ["weighting=learnable,fixed", "recon=true,false"]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mtl_uncertainty.job_folder import JobLock
 from mtl_uncertainty.run import run
+from mtl_uncertainty.runs.folder import JobLock
 from tests.conftest import REPO, TRAIN, compose_cfg, run_cli, tiny_overrides
 
 FAULT = "MTL_UNCERTAINTY_FAULT"

@@ -21,7 +21,6 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from .errors import InputError
 from .objective import DEFAULT as DEFAULT_OBJECTIVE
 from .objective import SIGN
-from .paths import register_resolvers
 from .weighting import SIGMA_INITS, WEIGHTINGS
 from .weighting.initial import sigma_init_problems
 
@@ -51,7 +50,7 @@ class ModelConfig:
 class DatasetConfig:
     """Which images and labels: one YAML per dataset in conf/dataset/ (part of a run's identity)."""
 
-    name: str = MISSING  # mnist | fashion_mnist (the facts: src/mtl_uncertainty/datasets.py)
+    name: str = MISSING  # mnist | fashion_mnist (the facts: src/mtl_uncertainty/data/datasets.py)
     coarse_labels: list[int] = MISSING  # the 3-class task's class (0, 1, 2) of each of the 10 classes
     coarse_names: list[str] = MISSING  # names of the 3 classes, for reports
 
@@ -59,7 +58,7 @@ class DatasetConfig:
 @dataclass
 class DataConfig:
     root: str = "data"  # holds MNIST/raw/ and FashionMNIST/raw/; relative paths start at the launch directory
-    download: bool = True  # fetch the dataset when it is missing (see datasets.py for each one's sources)
+    download: bool = True  # fetch the dataset when it is missing (see data/sources.py for each one's sources)
     verify: bool = True  # check the files against the dataset's known content hashes
     val_size: int = 0  # the last N training images (file order) become a validation split; 0: none
 
@@ -221,7 +220,7 @@ def _problems(cfg: DictConfig) -> list[str]:
 
 
 def _dataset_problems(d: DictConfig) -> list[str]:
-    from .datasets import DATASETS
+    from .data.datasets import DATASETS
 
     if d.name not in DATASETS:
         return [f"dataset.name={d.name} is not a dataset this suite knows; use one of {', '.join(DATASETS)}"]
@@ -260,4 +259,3 @@ def config_hash(cfg: DictConfig) -> str:
 
 
 register_configs()
-register_resolvers()

@@ -17,13 +17,13 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
+from . import faults
 from .config import ConfigError
-from .data import Data, load_data
-from .devices import resolve_device
-from .ops import faults
-from .resume import RunIdentity, prepare
-from .session import Session, open_session
-from .training.loop import SingleRun, train_sessions
+from .data.splits import Data, load_data
+from .runs.loop import SingleRun, train_sessions
+from .runs.resume import RunIdentity, prepare
+from .runs.session import Session, open_session
+from .training.devices import resolve_device
 from .training.stacked import StackedTrainer, can_stack, stack_key
 
 log = logging.getLogger(__name__)

@@ -47,8 +47,8 @@ class SuiteLauncher(Launcher):
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        from mtl_uncertainty.devices import resolve_device
         from mtl_uncertainty.ops.preflight import check_jobs, task_config
+        from mtl_uncertainty.training.devices import resolve_device
 
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
         setup_globals()

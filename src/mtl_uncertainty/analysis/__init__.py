@@ -1,10 +1,19 @@
-"""Tables and figures from the runs' result.json files (no training code is imported here)."""
+"""The report: tables and figures from the runs' result.json files, and nothing else.
+
+`make_report(sweeps, out_dir)` reads every result.json under the sweeps (`runs`), groups runs into
+cells (`cells`), computes the statistics (`stats`, `tables`, `delta`, `compare`, `selection`,
+`replication`) and writes the tables (`displays`, `markdown`) and figures (`figures`,
+`metric_figures`, `plotting`).
+
+May import: `storage` (result.json's schema), `objective`, pandas, scipy, matplotlib. Never torch,
+`training`, `runs`, `run` or `config`: the report works on a machine that only has the JSON files.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..result_schema import RESULT_FILE
+from ..storage.result_schema import RESULT_FILE
 from .errors import BaselineError, NoRunsError, ReportError
 from .report import Report, make_report
 

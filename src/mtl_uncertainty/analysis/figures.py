@@ -14,19 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .plotting import (
-    BAND,
-    TASK_COLORS,
-    TASK_NAMES,
-    TASK_STYLES,
-    Cell,
-    band,
-    grid,
-    save,
-    series,
-    share_y,
-    task_legend,
-)
+from .plotting import BAND, TASK_COLORS, TASK_NAMES, TASK_STYLES, Cell, band, grid, save, series, share_y, task_legend
 
 EQUILIBRIUM_SPAN = 100
 """Steps in the exponential running mean of s_eq (it follows each batch's noisy loss)."""

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from .cells import axis_name
+from .contents import Report
 from .delta import CellBaseline
 from .displays import markdown, paired_display, replication_display, selected_display
 from .plotting import LOG_SPAN
 from .tables import METRICS
-
-if TYPE_CHECKING:
-    from .report import Report
 
 FIGURE_TEXT = {
     "test_accuracy": "Test accuracy per epoch",

@@ -7,17 +7,15 @@ results.csv, summary.csv, summary.tex and the figures into `out_dir`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
 
 from . import figures, metric_figures
 from .cells import find_axes, label_runs, per_seed, split_axes
 from .compare import DEFAULT_BASELINE, baseline_cells, paired_table, parse_selector
+from .contents import Report
 from .copies import drop_copies
-from .delta import CellBaseline, add_single_task_rows
-from .displays import latex, markdown, summary_display
+from .delta import add_single_task_rows
+from .displays import latex, summary_display
 from .errors import NoRunsError
 from .markdown import render
 from .replication import replication_table
@@ -26,28 +24,6 @@ from .selection import select_on_validation
 from .tables import summary_table
 
 FORMATS = ("png",)
-
-
-@dataclass
-class Report:
-    out_dir: Path
-    runs: list[Run]
-    excluded: list[Excluded]
-    table: pd.DataFrame  # one row per usable run
-    axes: list[str]
-    others: list[str]  # the axes that are not the method or its settings: the groups
-    seeds: pd.DataFrame  # one row per cell and seed, repeats averaged
-    summary: pd.DataFrame  # one row per cell
-    baselines: dict[str, CellBaseline]  # how each cell's Δm% baselines were found
-    paired: pd.DataFrame
-    baseline: str  # the --baseline selector
-    selected: pd.DataFrame
-    replication: pd.DataFrame
-    figures: dict[str, list[Path]] = field(default_factory=dict)  # figure name → its files, first one linked
-
-    def main_table_text(self) -> str:
-        """The main table in Markdown (printed at the end of a sweep)."""
-        return markdown(summary_display(self.summary, self.others))
 
 
 def _load(sweeps: Sequence[Path]) -> tuple[list[Run], list[Excluded]]:

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from ..objective import objective
-from ..result_schema import RESULT_FILE
+from ..storage.result_schema import RESULT_FILE
 from .upgrade import upgrade
 
 METRICS = ("acc_cls3", "acc_cls10", "loss_cls3", "loss_cls10", "loss_recon")

@@ -1,0 +1,15 @@
+"""The Hydra glue: what runs around the jobs of a sweep, whatever launcher runs them.
+
+- `preflight`: every job checked (config, device, data, folder) before anything is written;
+- `jobs`: a sweep's job as the task function sees it (a failure is recorded, never raised);
+- `sweep`: how a sweep ended, each run counted once, and the exit status;
+- `callbacks`: the preflight, the report and the summary at every sweep's start and end;
+- `naming`: job folder names from a job's overrides (the `${job_dirname:...}` resolver).
+
+The top layer: may import everything below it (`run`, `runs`, `analysis`, `config`, `data`, ...);
+nothing in the package imports it.
+"""
+
+from .naming import register_resolvers
+
+register_resolvers()  # conf/config.yaml names job folders with ${job_dirname:...}

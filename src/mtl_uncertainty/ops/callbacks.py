@@ -18,7 +18,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from ..errors import InputError
-from ..job_folder import writable_target
+from ..runs.folder import writable_target
 from .jobs import FAILURES, tunes
 from .preflight import check_jobs, compose_jobs, empty_sweep, sweep_job_overrides, task_config
 from .sweep import summarize

@@ -9,8 +9,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from ..job_folder import JobLocked
 from ..objective import objective
+from ..runs.folder import JobLocked
 
 log = logging.getLogger(__name__)
 

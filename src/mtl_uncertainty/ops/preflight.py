@@ -9,10 +9,10 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from ..config import ConfigError, validate
-from ..data import data_identity, training_images
-from ..devices import resolve_device
+from ..data.splits import data_identity, training_images
 from ..errors import InputError
-from ..job_folder import writable_target
+from ..runs.folder import writable_target
+from ..training.devices import resolve_device
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..job_folder import LOCK_FILE
-from ..result_schema import RESULT_FILE
+from ..runs.folder import LOCK_FILE
+from ..storage.result_schema import RESULT_FILE
 
 DIVERGED_EXIT_CODE = 3
 FAILED_EXIT_CODE = 1

@@ -21,9 +21,9 @@ from omegaconf import DictConfig
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from .. import faults
 from ..config import to_plain
-from ..data import Split, epoch_order, steps_per_epoch
-from ..ops import faults
+from ..data.splits import Split, epoch_order, steps_per_epoch
 from ..seeding import generator
 from ..tasks import TASKS, correct_counts, task_losses
 from ..weighting import WEIGHTINGS

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..data import Split, epoch_order, steps_per_epoch
-from ..ops import faults
+from .. import faults
+from ..data.splits import Split, epoch_order, steps_per_epoch
 from ..seeding import generator
 from ..tasks import TASKS, correct_counts, task_losses
 from ..weighting import Weighting

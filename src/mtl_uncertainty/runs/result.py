@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from .atomic import write_atomic
+from ..storage.atomic import write_atomic
 
 
 def finite_or_none(value: Any) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from .atomic import write_atomic
+from ..storage.atomic import write_atomic
 
 CHECKPOINT_FILE = "checkpoint.pt"
 MAGIC = b"mtl-uncertainty checkpoint v2\n"

@@ -15,7 +15,8 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor
 
-from .datasets import DATASETS, DatasetFacts, locate, read
+from .datasets import DATASETS, DatasetFacts, read
+from .sources import locate
 
 
 @dataclass

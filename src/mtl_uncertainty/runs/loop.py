@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from torch import Tensor
 
-from ..data import Data, Split
-from ..devices import uses_cuda_graphs
-from ..ops.progress import Progress
-from ..result import write_json_atomic
-from ..result_schema import RESULT_FILE
-from .trainer import Trainer
+from ..data.splits import Data, Split
+from ..storage.result_schema import RESULT_FILE
+from ..training.devices import uses_cuda_graphs
+from ..training.trainer import Trainer
+from .progress import Progress
+from .result import write_json_atomic
 
 if TYPE_CHECKING:
-    from ..session import Session
+    from .session import Session
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import write_atomic
+from ..storage.atomic import write_atomic
 from .datasets import MNIST, SIDE, DatasetFacts, FetchError, idx_bytes
 
 

@@ -14,22 +14,22 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
+from .. import faults
+from ..config import to_plain
+from ..data.splits import Data, steps_per_epoch
+from ..model import build_model
+from ..seeding import generator, stream_seed
+from ..storage.result_schema import RESULT_FILE, SCHEMA_VERSION
+from ..tasks import TASKS, active_tasks, task_names
+from ..training.devices import memory_format, uses_cuda_graphs
+from ..training.record import RunRecord
+from ..training.trainer import Trainer, make_optimizer
+from ..weighting import RunContext, build_weighting, initial_log_vars
 from .checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
-from .config import to_plain
-from .data import Data, steps_per_epoch
-from .devices import memory_format, uses_cuda_graphs
-from .job_folder import JobLock
-from .model import build_model
-from .ops import faults
-from .ops.tensorboard_log import TensorBoardLog
-from .record import RunRecord
+from .folder import JobLock
 from .result import device_info, git_commit, library_versions, write_json_atomic
-from .result_schema import RESULT_FILE, SCHEMA_VERSION
 from .resume import RunIdentity
-from .seeding import generator, stream_seed
-from .tasks import TASKS, active_tasks, task_names
-from .training.trainer import Trainer, make_optimizer
-from .weighting import RunContext, build_weighting, initial_log_vars
+from .tensorboard_log import TensorBoardLog
 
 log = logging.getLogger(__name__)
 

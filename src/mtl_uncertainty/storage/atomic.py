@@ -6,7 +6,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from .ops import faults
+from .. import faults
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -7,7 +7,7 @@ import os
 import torch
 from omegaconf import DictConfig
 
-from .config import DEVICE_PATTERN, ConfigError
+from ..config import DEVICE_PATTERN, ConfigError
 
 
 def resolve_device(name: str) -> torch.device:

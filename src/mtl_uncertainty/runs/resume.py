@@ -16,13 +16,13 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from . import result_schema
+from ..config import config_hash, validate
+from ..data.splits import data_identity
+from ..storage import result_schema
+from ..storage.result_schema import RESULT_FILE
+from ..tasks import active_tasks, task_names
 from .checkpoint import set_aside
-from .config import config_hash, validate
-from .data import data_identity
-from .job_folder import prepare_output_dir, remove_leftovers
-from .result_schema import RESULT_FILE
-from .tasks import active_tasks, task_names
+from .folder import prepare_output_dir, remove_leftovers
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .tasks import TASKS
-from .training.steps import StepLayout, epoch_train_metrics
+from ..tasks import TASKS
+from .steps import StepLayout, epoch_train_metrics
 
 
 def _rounded(values: np.ndarray) -> list[float | None]:

@@ -1,0 +1,34 @@
+"""What a report holds: the runs it read, the runs it left out, and every table it computed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .delta import CellBaseline
+from .displays import markdown, summary_display
+from .runs import Excluded, Run
+
+
+@dataclass
+class Report:
+    out_dir: Path
+    runs: list[Run]
+    excluded: list[Excluded]
+    table: pd.DataFrame  # one row per usable run
+    axes: list[str]
+    others: list[str]  # the axes that are not the method or its settings: the groups
+    seeds: pd.DataFrame  # one row per cell and seed, repeats averaged
+    summary: pd.DataFrame  # one row per cell
+    baselines: dict[str, CellBaseline]  # how each cell's Δm% baselines were found
+    paired: pd.DataFrame
+    baseline: str  # the --baseline selector
+    selected: pd.DataFrame
+    replication: pd.DataFrame
+    figures: dict[str, list[Path]] = field(default_factory=dict)  # figure name → its files, first one linked
+
+    def main_table_text(self) -> str:
+        """The main table in Markdown (printed at the end of a sweep)."""
+        return markdown(summary_display(self.summary, self.others))

@@ -25,6 +25,7 @@ def state(**extra: object) -> dict:
         "model": {"w": torch.arange(6.0).reshape(2, 3)},
         "weighting": {"s": torch.tensor([0.5, 0.25])},
         "optimizer": {"state": {0: {"step": torch.tensor(7.0), "exp_avg": torch.ones(2, 3)}}, "param_groups": []},
+        "record": {"history": [{"epoch": e} for e in (1, 2, 3)]},
         **extra,
     }
 
@@ -38,7 +39,7 @@ def test_a_checkpoint_reads_back_exactly_what_was_saved(tmp_path: Path) -> None:
     assert data[len(MAGIC) : len(MAGIC) + 32] == hashlib.sha256(payload).digest()
     back = read_checkpoint(path)
     assert back["epoch"] == 3 and torch.equal(back["model"]["w"], torch.arange(6.0).reshape(2, 3))
-    assert load_checkpoint(path, IDENTITY)["config_hash"] == "c" * 16
+    assert load_checkpoint(path, IDENTITY, 3)["config_hash"] == "c" * 16
 
 
 @pytest.mark.parametrize(
@@ -98,15 +99,15 @@ def test_a_checkpoint_of_another_run_is_set_aside_not_used(
     path = tmp_path / "checkpoint.pt"
     save_checkpoint(path, state())
     with caplog.at_level(logging.WARNING):
-        assert load_checkpoint(path, identity) is None
+        assert load_checkpoint(path, identity, 3) is None
     assert (tmp_path / aside).exists() and not path.exists() and words in caplog.text
 
 
 def test_an_unusable_checkpoint_is_set_aside_and_a_missing_one_is_none(tmp_path: Path) -> None:
     path = tmp_path / "checkpoint.pt"
-    assert load_checkpoint(path, IDENTITY) is None
+    assert load_checkpoint(path, IDENTITY, 3) is None
     path.write_bytes(b"garbage")
-    assert load_checkpoint(path, IDENTITY) is None
+    assert load_checkpoint(path, IDENTITY, 3) is None
     assert (tmp_path / "checkpoint.unusable.pt").read_bytes() == b"garbage"
 
 
@@ -155,3 +156,57 @@ def test_write_atomic_creates_the_folders_its_target_needs(tmp_path: Path) -> No
     write_atomic(target, b"{}")
     assert target.read_bytes() == b"{}"
     assert [p.name for p in target.parent.iterdir()] == ["result.json"]
+
+
+@pytest.mark.parametrize(
+    ("change", "epochs", "reason"),
+    [
+        ({"epoch": 7}, 3, "its epoch 7 is not one a run of 3 epochs can have reached"),
+        ({"epoch": 0}, 3, "its epoch 0 is not one"),
+        ({"epoch": 3}, 2, "its epoch 3 is not one a run of 2 epochs"),
+        ({"epoch": True}, 3, "its epoch True is not one"),
+        ({"record": {"history": [{}, {}]}}, 3, "it records 2 epochs of history for epoch 3"),
+    ],
+)
+def test_a_checkpoint_whose_epoch_the_run_cannot_have_reached_is_set_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, change: dict, epochs: int, reason: str
+) -> None:
+    """An edited epoch with a recomputed digest is intact as a file, and still not a state this run can be in."""
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, state(**change))
+    with caplog.at_level(logging.WARNING):
+        assert load_checkpoint(path, IDENTITY, epochs) is None
+    assert reason in caplog.text and (tmp_path / "checkpoint.unusable.pt").exists()
+
+
+def test_a_second_unusable_checkpoint_is_set_aside_beside_the_first_never_over_it(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoint.pt"
+    for content in (b"first", b"second", b"third"):
+        path.write_bytes(content)
+        assert load_checkpoint(path, IDENTITY, 3) is None
+    names = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert names == {"checkpoint.unusable.pt": b"first", "checkpoint.unusable-2.pt": b"second",
+                     "checkpoint.unusable-3.pt": b"third"}  # fmt: skip
+
+
+def test_a_checkpoint_that_is_a_link_is_set_aside_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.pt"
+    save_checkpoint(outside, state())
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / "checkpoint.pt").symlink_to(outside)
+    assert load_checkpoint(job / "checkpoint.pt", IDENTITY, 3) is None
+    assert (job / "checkpoint.unusable.pt").is_symlink() and outside.exists()
+
+
+def test_write_atomic_replaces_a_link_at_its_destination_and_never_writes_through_it(tmp_path: Path) -> None:
+    outside = tmp_path / "users-file.txt"
+    outside.write_bytes(b"precious")
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "summary.tex").symlink_to(outside)
+    (report / f".summary.tex.{os.getpid()}.tmp").symlink_to(outside)  # even a link planted at the temporary name
+    write_atomic(report / "summary.tex", b"table")
+    assert outside.read_bytes() == b"precious"
+    assert not (report / "summary.tex").is_symlink() and (report / "summary.tex").read_bytes() == b"table"
+    assert [p.name for p in report.iterdir()] == ["summary.tex"]

@@ -97,3 +97,34 @@ def test_the_dataset_is_part_of_a_runs_identity_and_its_folder_name() -> None:
         "dataset=fashion_mnist/weighting=fixed/seed=1"
     )
     assert datasets.DATASETS == {"mnist": MNIST, "fashion_mnist": FASHION_MNIST}
+
+
+def test_a_stacked_sweep_over_two_datasets_trains_each_run_on_its_own_data(
+    tmp_path: Path, synthetic_root: Path
+) -> None:
+    """The launcher's stacked path loads data once per shape: MNIST's copy must never reach the Fashion run."""
+    from mtl_uncertainty.run import run, run_many
+    from tests.conftest import tiny_overrides
+
+    cfgs = [compose_cfg(*tiny_overrides(synthetic_root), f"dataset={name}") for name in ("mnist", "fashion_mnist")]
+    stacked = run_many(cfgs, [tmp_path / "mnist", tmp_path / "fashion"], stack=True)
+    alone = run(cfgs[1], tmp_path / "fashion-alone")
+    assert [r["data"]["dataset"] for r in stacked] == ["mnist", "fashion_mnist"]
+    assert stacked[1]["final"]["test"] != stacked[0]["final"]["test"]
+    assert stacked[1]["final"] == alone["final"]  # the same numbers as the Fashion run trained on its own
+
+
+def test_a_session_refuses_data_that_are_not_its_runs(tmp_path: Path, synthetic_root: Path) -> None:
+    """Whatever hands a run its data (a cache, a stack), a run never trains on another run's data."""
+    from mtl_uncertainty.runs.resume import prepare
+    from mtl_uncertainty.runs.session import DataMismatch, open_session
+    from tests.conftest import tiny_overrides
+
+    mnist = compose_cfg(*tiny_overrides(synthetic_root))
+    data = load_data(mnist, torch.device("cpu"))
+    for other in (["dataset=fashion_mnist"], ["data.val_size=100"], ["dataset.coarse_labels=[0,1,2,2,2,2,2,2,2,2]"]):
+        cfg = compose_cfg(*tiny_overrides(synthetic_root), *other)
+        out, identity, _ = prepare(cfg, tmp_path / other[0].replace("=", "-"))
+        with pytest.raises(DataMismatch, match="not its own"):
+            open_session(cfg, out, identity, data, torch.device("cpu"), 0.0)
+        assert not (out / ".lock").exists()  # refused before the job folder was locked or touched

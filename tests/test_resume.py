@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,84 @@ def test_a_stack_fills_adam_state_a_run_never_had_with_zero_moments(tmp_path: Pa
     for i in decoder:
         assert torch.equal(stacked[i]["exp_avg"][0], states[0][i]["exp_avg"])
         assert not stacked[i]["exp_avg"][1].any() and not stacked[i]["exp_avg_sq"][1].any()
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: p.write_text("[" * 100_000 + "]" * 100_000), "RecursionError"),
+        (lambda p: os.mkfifo(p), "it is a FIFO"),
+        (lambda p: p.symlink_to(p.with_name("elsewhere.json")), "symbolic link"),
+        (lambda p: p.mkdir(), "it is a folder"),
+    ],
+    ids=["nested 100,000 deep", "fifo", "link", "folder"],
+)
+def test_an_unreadable_result_is_set_aside_with_its_reason_and_the_run_trained_again(
+    tmp_path: Path, synthetic_root: Path, caplog: pytest.LogCaptureFixture, make, reason: str
+) -> None:
+    cfg = compose_cfg(*tiny_overrides(synthetic_root))
+    make(tmp_path / "result.json")
+    with caplog.at_level(logging.WARNING):
+        result = run(cfg, tmp_path)
+    assert result["status"] == "completed" and json.loads((tmp_path / "result.json").read_text()) == result
+    assert reason in caplog.text and len(list(tmp_path.glob("result.unreadable*.json"))) == 1
+
+
+def test_a_second_damaged_result_is_set_aside_beside_the_first(tmp_path: Path, synthetic_root: Path) -> None:
+    cfg = compose_cfg(*tiny_overrides(synthetic_root))
+    for content in ("{}", "[1]"):
+        (tmp_path / "result.json").write_text(content)
+        run(cfg, tmp_path)
+    kept = {p.name: p.read_text() for p in tmp_path.glob("result.invalid*.json")}
+    assert kept == {"result.invalid.json": "{}", "result.invalid-2.json": "[1]"}
+
+
+def test_half_written_files_are_cleared_only_by_the_process_holding_the_jobs_lock(
+    tmp_path: Path, synthetic_root: Path
+) -> None:
+    """Another process's checkpoint in flight is not deleted by a process that finds the job locked."""
+    from mtl_uncertainty.runs.folder import JobLock, JobLocked
+
+    cfg = compose_cfg(*tiny_overrides(synthetic_root))
+    tmp_path.mkdir(exist_ok=True)
+    in_flight = tmp_path / ".checkpoint.pt.4242.tmp"
+    in_flight.write_bytes(b"half of a checkpoint")
+    holder = JobLock(tmp_path).acquire()  # the other process, training this job now
+    try:
+        out, identity, done = prepare(cfg, tmp_path)
+        assert done is None and in_flight.exists()
+        with pytest.raises(JobLocked):
+            open_session(cfg, out, identity, load_data(cfg, torch.device("cpu")), torch.device("cpu"), 0.0)
+        assert in_flight.exists()
+    finally:
+        holder.release()
+    run(cfg, tmp_path)  # the lock is free: this process clears what a dead writer left
+    assert not in_flight.exists()
+
+
+def test_a_lock_that_cannot_be_written_is_given_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk while the pid is written: the job fails, and nobody takes it for one in training."""
+    from mtl_uncertainty import faults
+    from mtl_uncertainty.runs.folder import JobLock
+
+    def full_disk(path: object) -> None:
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(faults, "writing", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        JobLock(tmp_path).acquire()
+    monkeypatch.undo()
+    JobLock(tmp_path).acquire().release()  # free: not held by the failed attempt
+
+
+def test_a_lock_file_that_is_a_link_is_set_aside_and_its_target_never_written(
+    tmp_path: Path, synthetic_root: Path
+) -> None:
+    users = tmp_path / "users-file.txt"
+    users.write_text("precious")
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / ".lock").symlink_to(users)
+    result = run(compose_cfg(*tiny_overrides(synthetic_root)), job)
+    assert result["status"] == "completed" and users.read_text() == "precious"
+    assert (job / ".lock.odd").is_symlink() and not (job / ".lock").is_symlink()

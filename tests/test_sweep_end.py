@@ -80,8 +80,9 @@ def test_two_processes_on_one_sweep_train_each_job_once(tmp_path: Path, syntheti
 def test_a_full_disk_fails_jobs_not_the_sweep_and_every_failure_is_named(tmp_path: Path, synthetic_root: Path) -> None:
     sweep = tmp_path / "sweep"
     args = ["-m", "seed=0,1,2", *tiny_overrides(synthetic_root), "train.epochs=2", f"hydra.sweep.dir={sweep}"]
-    # writes: job 0's 3 config files, 2 checkpoints and result; job 1's 3 config files; then the disk is full
-    proc = run_cli(*args, env={FAULT: "full_disk@10"})
+    # writes: job 0's 3 config files, lock, 2 checkpoints and result; job 1's 3 config files and lock; then the
+    # disk is full
+    proc = run_cli(*args, env={FAULT: "full_disk@12"})
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     assert "1 completed, 0 diverged, 2 failed" in proc.stderr
@@ -119,3 +120,33 @@ def test_the_extreme_allowed_initial_s_trains_and_logs_without_overflow(
     result = run(cfg, tmp_path)
     assert result["status"] in ("completed", "diverged")
     assert list(tmp_path.glob("events.out.tfevents.*"))
+
+
+@pytest.mark.slow
+def test_a_full_disk_while_a_jobs_lock_is_written_fails_the_job_and_the_sweep(
+    tmp_path: Path, synthetic_root: Path
+) -> None:
+    """Not 'being trained by another process' with exit status 0: the lock is given back and the job failed."""
+    sweep = tmp_path / "sweep"
+    proc = run_cli(*seeds(synthetic_root, sweep), env={FAULT: "full_disk@4"})  # job 0: 3 config files, then its lock
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "0 completed, 0 diverged, 2 failed" in proc.stderr and "another process" not in proc.stderr
+    assert "seed=0: OSError: [Errno 28]" in proc.stderr and ".lock" in proc.stderr
+    retry = run_cli(*seeds(synthetic_root, sweep))
+    assert retry.returncode == 0 and "2 completed" in retry.stdout + retry.stderr
+
+
+@pytest.mark.slow
+def test_an_unreadable_result_in_a_sweep_is_set_aside_and_the_sweep_ends_by_the_table(
+    tmp_path: Path, synthetic_root: Path
+) -> None:
+    """A result.json nested 100,000 deep: set aside, trained again, exit 0; before, every rerun failed and exited 0."""
+    sweep = tmp_path / "sweep"
+    assert run_cli(*seeds(synthetic_root, sweep)).returncode == 0
+    job = next(p.parent for p in sweep.rglob("result.json") if p.parent.name == "seed=1")
+    (job / "result.json").write_text("[" * 100_000 + "]" * 100_000)
+    again = run_cli(*seeds(synthetic_root, sweep))
+    assert again.returncode == 0, again.stderr[-3000:]
+    out = again.stdout + again.stderr
+    assert "2 completed, 0 diverged, 0 failed" in out and "RecursionError" in out and "report: " in out
+    assert (job / "result.unreadable.json").exists() and json.loads((job / "result.json").read_text())["final"]

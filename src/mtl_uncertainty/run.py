@@ -46,6 +46,12 @@ def checked_data(cfg: DictConfig, device: torch.device) -> Data:
     return data
 
 
+def data_key(cfg: DictConfig, identity: RunIdentity, device: torch.device) -> tuple:
+    """Everything that shapes a run's loaded data: runs with equal keys can share one copy of it."""
+    shape = (tuple(cfg.dataset.coarse_labels), cfg.data.val_size, cfg.train.batch_size)
+    return (identity.data_hash, cfg.dataset.name, *shape, cfg.data.root, cfg.data.verify, str(device))
+
+
 def run(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
     """Train one network as `cfg` says, write `out_dir/result.json`, and return its content."""
     (outcome,) = run_many([cfg], [out_dir], stack=False)
@@ -90,7 +96,7 @@ def run_many(
         except Exception as e:
             outcomes[i] = e
             continue
-        key = stack_key(cfg, opened.session.epoch) if stack and can_stack(cfg) else f"alone-{i}"
+        key = stack_key(cfg, opened.session.epoch) + identity.data_hash if stack and can_stack(cfg) else f"alone-{i}"
         if not stack:  # one by one: train now, in the order given
             outcomes[i] = _train([opened])[0]
         else:
@@ -109,7 +115,7 @@ def _open(
     device = resolve_device(cfg.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = bool(cfg.speed.cudnn_benchmark)
-    key = (cfg.data.root, cfg.data.verify, cfg.data.download, cfg.data.val_size, str(device), cfg.train.batch_size)
+    key = data_key(cfg, identity, device)
     if key not in cache:
         cache[key] = checked_data(cfg, device)
     session = open_session(cfg, out, identity, cache[key], device, t_start)
@@ -120,6 +126,8 @@ def _open(
 def _train(chunk: Sequence[_Opened]) -> list[dict[str, Any] | BaseException]:
     """Train the opened jobs together (one stack, or one run alone); each one's result or exception."""
     engine = StackedTrainer if len(chunk) > 1 else SingleRun
+    if any(job.data is not chunk[0].data for job in chunk):  # a stack trains every member on one copy of the data
+        return [RuntimeError("the runs of one stack must share their data; train them apart")] * len(chunk)
     try:
         return list(train_sessions([job.session for job in chunk], chunk[0].data, engine))
     except Exception as e:

@@ -47,12 +47,34 @@ class Split:
 
 @dataclass
 class Data:
-    """A run's splits on its device (`val` None without a validation split) and their files' identity."""
+    """A run's splits on its device (`val` None without a validation split) and what shaped them.
+
+    `identity` names the files (data_identity); `coarse_labels` and `val_size` are how the splits
+    were cut from them. `problems(cfg)` says where they are not the data `cfg` asks for.
+    """
 
     train: Split
     val: Split | None
     test: Split
     identity: dict[str, Any]
+    coarse_labels: tuple[int, ...] = ()
+    val_size: int = 0
+
+    def problems(self, cfg: DictConfig, identity: dict[str, Any]) -> list[str]:
+        """How these splits differ from the ones a run of `cfg` whose data identity is `identity` trains on."""
+        out = []
+        if self.identity.get("hash") != identity.get("hash"):
+            got, want = self.identity.get("dataset"), identity.get("dataset")
+            out.append(
+                f"its files are {got} ({self.identity.get('hash')}), the run's are {want} ({identity.get('hash')})"
+            )
+        if self.coarse_labels != tuple(cfg.dataset.coarse_labels):
+            out.append(
+                f"its 3-class grouping is {list(self.coarse_labels)}, the run's {list(cfg.dataset.coarse_labels)}"
+            )
+        if self.val_size != cfg.data.val_size:
+            out.append(f"its validation split has {self.val_size} images, the run's {cfg.data.val_size}")
+        return out
 
     def evaluation_splits(self) -> dict[str, Split]:
         """The splits evaluated after every epoch, by the name result.json gives them."""
@@ -119,9 +141,10 @@ def load_data(cfg: DictConfig, device: torch.device) -> Data:
 
     train, test = split("train"), split("t10k")
     n_val = cfg.data.val_size
+    shape = {"coarse_labels": tuple(cfg.dataset.coarse_labels), "val_size": n_val}
     if n_val:
-        return Data(train.head(len(train) - n_val), train.tail(n_val), test, identity)
-    return Data(train, None, test, identity)
+        return Data(train.head(len(train) - n_val), train.tail(n_val), test, identity, **shape)
+    return Data(train, None, test, identity, **shape)
 
 
 def epoch_order(n: int, generator: torch.Generator, device: torch.device) -> Tensor:

@@ -8,13 +8,14 @@ jobs. The same summary ends every sweep, whatever launcher ran it.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..runs.folder import LOCK_FILE
+from ..storage.reading import UnreadableFile, read_json
 from ..storage.result_schema import RESULT_FILE
 
 DIVERGED_EXIT_CODE = 3
@@ -75,19 +76,21 @@ class SweepSummary:
 
 def _read(path: Path) -> dict | None:
     try:
-        result = json.loads((path / RESULT_FILE).read_text())
-    except (OSError, ValueError):
+        result = read_json(path / RESULT_FILE)
+    except (OSError, UnreadableFile):
         return None
     return result if isinstance(result, dict) else None
 
 
 def _locked(folder: Path) -> bool:
-    """Whether another process holds the folder's training lock now."""
-    lock = folder / LOCK_FILE
-    if not lock.exists():
-        return False
-    fd = os.open(lock, os.O_RDONLY)
+    """Whether another process holds the folder's training lock now (an odd lock file is nobody's lock)."""
     try:
+        fd = os.open(folder / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return True

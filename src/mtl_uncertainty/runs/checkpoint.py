@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..storage.atomic import write_atomic
+from ..storage.atomic import set_aside, write_atomic
+from ..storage.reading import UnreadableFile, read_bytes
 
 CHECKPOINT_FILE = "checkpoint.pt"
 MAGIC = b"mtl-uncertainty checkpoint v2\n"
@@ -31,11 +31,8 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message says why."""
 
 
-def set_aside(path: Path, tag: str) -> Path:
-    """Rename `path` to `<stem>.<tag><suffix>` so nothing already computed is lost."""
-    target = path.with_name(f"{path.stem}.{tag}{path.suffix}")
-    os.replace(path, target)
-    return target
+MAX_CHECKPOINT_BYTES = 2**31
+"""A checkpoint holds a small network, its optimiser state and the record so far: far below 2 GiB."""
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -58,7 +55,10 @@ def _tensors(node: Any) -> Iterator[torch.Tensor]:
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
     """The state in `path`, or CheckpointError saying what is wrong with the file."""
-    data = path.read_bytes()
+    try:
+        data = read_bytes(path, MAX_CHECKPOINT_BYTES)
+    except UnreadableFile as e:
+        raise CheckpointError(str(e)) from e
     head = len(MAGIC) + DIGEST_BYTES
     if not data.startswith(MAGIC) or len(data) < head:
         raise CheckpointError(f"it is not a checkpoint of this suite (or was cut short: {len(data)} bytes)")
@@ -78,15 +78,17 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
-def load_checkpoint(path: Path, identity: dict[str, str]) -> dict[str, Any] | None:
+def load_checkpoint(path: Path, identity: dict[str, str], epochs: int) -> dict[str, Any] | None:
     """The checkpoint at `path` if it is intact and was written for this run's identity; others are set aside.
 
-    `identity`: the config hash and data hash the checkpoint must carry.
+    `identity`: the config hash and data hash the checkpoint must carry; `epochs`: the run's length
+    (a checkpoint's epoch must be one the run can have reached, with one history entry per epoch).
     """
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None
     try:
         state = read_checkpoint(path)
+        _check_epoch(state, epochs)
     except (CheckpointError, OSError) as e:
         log.warning("checkpoint %s is unusable: %s; set aside as %s", path, e, set_aside(path, "unusable"))
         return None
@@ -97,3 +99,14 @@ def load_checkpoint(path: Path, identity: dict[str, str]) -> dict[str, Any] | No
             log.warning("checkpoint %s is from %s; set aside as %s", path, what, set_aside(path, f"{tag}-{old}"))
             return None
     return state
+
+
+def _check_epoch(state: dict[str, Any], epochs: int) -> None:
+    """Raise CheckpointError unless the state's epoch is 1..epochs and its history has that many epochs."""
+    epoch = state.get("epoch")
+    if not (isinstance(epoch, int) and not isinstance(epoch, bool) and 1 <= epoch <= epochs):
+        raise CheckpointError(f"its epoch {epoch!r} is not one a run of {epochs} epochs can have reached")
+    history = (state.get("record") or {}).get("history") if isinstance(state.get("record"), dict) else None
+    if not isinstance(history, list) or len(history) != epoch:
+        got = len(history) if isinstance(history, list) else "no"
+        raise CheckpointError(f"it records {got} epochs of history for epoch {epoch}")

@@ -8,11 +8,14 @@ import os
 import time
 from pathlib import Path
 
+from .. import faults
 from ..errors import InputError
+from ..storage.atomic import NotAPlainFile, open_lock_file, set_aside
 
 log = logging.getLogger(__name__)
 
 LOCK_FILE = ".lock"
+PID_WIDTH = 12
 
 
 class JobLocked(RuntimeError):
@@ -59,26 +62,42 @@ def remove_leftovers(out_dir: Path) -> None:
 
 
 class JobLock:
-    """An exclusive lock on a job folder while one process trains it (released on exit, even on SIGKILL)."""
+    """An exclusive lock on a job folder while one process trains it (released on exit, even on SIGKILL).
+
+    The lock file is opened without following links and never truncated; one that is not a plain
+    file of its own (a symlink, a FIFO, a hard link to another file) is set aside and a new one made.
+    """
 
     def __init__(self, out_dir: Path) -> None:
         self.path = out_dir / LOCK_FILE
         self._fd: int | None = None
 
+    def _open(self) -> int:
+        try:
+            return open_lock_file(self.path)
+        except NotAPlainFile as e:
+            log.warning("%s; set aside as %s, a new lock file takes its place", e.strerror, set_aside(self.path, "odd"))
+            return open_lock_file(self.path)
+
     def acquire(self) -> JobLock:
         """Take the lock, or raise JobLocked naming the process that holds it."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+            holder = os.pread(fd, PID_WIDTH, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise JobLocked(
                 f"{self.path.parent} is being trained by another process (pid {holder}); this process skips it. "
                 "Run the command again after that process ends to pick up its result."
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        try:  # the holder's pid, for the message above; a fixed width, so nothing needs truncating
+            faults.writing(self.path)
+            os.pwrite(fd, f"{os.getpid():>{PID_WIDTH - 1}}\n".encode(), 0)
+        except OSError:  # e.g. a full disk: give the lock back, so nobody takes this job for one in training
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+            raise
         self._fd = fd
         return self
 

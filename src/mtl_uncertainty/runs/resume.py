@@ -8,7 +8,6 @@ it (`result.<why>-<hash>.json`), never deleted, and the run is trained again.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +15,14 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from ..config import config_hash, validate
+from ..config import config_hash, to_plain, validate
 from ..data.splits import data_identity
 from ..storage import result_schema
+from ..storage.atomic import set_aside
+from ..storage.reading import UnreadableFile, read_json
 from ..storage.result_schema import RESULT_FILE
 from ..tasks import active_tasks, task_names
-from .checkpoint import set_aside
-from .folder import prepare_output_dir, remove_leftovers
+from .folder import prepare_output_dir
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +48,18 @@ def identity_of(cfg: DictConfig) -> RunIdentity:
 
 def expected_shape(cfg: DictConfig) -> dict[str, Any]:
     """What a whole result of `cfg` holds: its epochs, active tasks and evaluation splits."""
-    splits = ("test", "val") if cfg.data.val_size else ("test",)
-    return {"epochs": cfg.train.epochs, "tasks": task_names(active_tasks(cfg.recon)), "splits": splits}
+    return result_schema.expected_shape(to_plain(cfg), task_names(active_tasks(cfg.recon)))
 
 
 def finished_result(out_dir: Path, cfg: DictConfig, identity: RunIdentity) -> dict[str, Any] | None:
     """The run's result if it is whole, over, and of this run; any other result.json is set aside."""
     path = out_dir / RESULT_FILE
     try:
-        result = json.loads(path.read_text())
+        result = read_json(path)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):
-        log.warning("%s is unreadable; set aside as %s", path, set_aside(path, "unreadable"))
+    except UnreadableFile as e:
+        log.warning("%s is unreadable (%s); set aside as %s", path, e, set_aside(path, "unreadable"))
         return None
     if isinstance(result, dict) and result.get("status") == "failed":
         return None  # a failed run is trained again; its record is overwritten
@@ -88,7 +87,6 @@ def prepare(cfg: DictConfig, out_dir: str | Path) -> tuple[Path, RunIdentity, di
     validate(cfg)
     identity = identity_of(cfg)
     out_dir = prepare_output_dir(out_dir)
-    remove_leftovers(out_dir)
     done = finished_result(out_dir, cfg, identity)
     if done is not None:
         log.info("%s: already %s, nothing to do", out_dir, done["status"])

@@ -26,12 +26,16 @@ from ..training.record import RunRecord
 from ..training.trainer import Trainer, make_optimizer
 from ..weighting import RunContext, build_weighting, initial_log_vars
 from .checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
-from .folder import JobLock
+from .folder import JobLock, remove_leftovers
 from .result import device_info, git_commit, library_versions, write_json_atomic
 from .resume import RunIdentity
 from .tensorboard_log import TensorBoardLog
 
 log = logging.getLogger(__name__)
+
+
+class DataMismatch(RuntimeError):
+    """A session was given data that are not its run's (other files, grouping or split)."""
 
 
 def now() -> str:
@@ -229,10 +233,17 @@ def open_session(
 ) -> Session:
     """Network, weighting, optimiser and record, seeded from `cfg.seed`, resumed from any checkpoint.
 
-    Takes the job folder's lock first (JobLocked if another process trains this run now).
+    Takes the job folder's lock first (JobLocked if another process trains this run now), and only
+    then clears the half-written files a killed process left (never another process's files in flight).
     """
+    if problems := data.problems(cfg, identity.data):
+        raise DataMismatch(
+            f"{out_dir}: the data given to this run are not its own: {'; '.join(problems)}. Nothing was trained; "
+            "this is a bug of the suite (the data of several runs were mixed up), please report it."
+        )
     lock = JobLock(out_dir).acquire()
     try:
+        remove_leftovers(out_dir)
         return _open(cfg, out_dir, identity, data, device, t_start, lock)
     except BaseException:
         lock.release()
@@ -269,7 +280,7 @@ def _open(
         initial={name: row.tolist() for name, row in zip(weighting.recorded, initial)},
     )
     session = Session(cfg, out_dir, identity, trainer, record, started_at=now(), t_start=t_start, lock=lock)
-    if (state := load_checkpoint(out_dir / CHECKPOINT_FILE, identity.as_dict())) is not None:
+    if (state := load_checkpoint(out_dir / CHECKPOINT_FILE, identity.as_dict(), cfg.train.epochs)) is not None:
         session.load_state_dict(state)
         log.info("%s: resuming after epoch %d", out_dir, session.epoch)
     if cfg.logger.tensorboard:

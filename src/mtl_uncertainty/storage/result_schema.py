@@ -18,10 +18,36 @@ FINAL_STATUSES = ("completed", "diverged")
 
 TASKS = ("cls3", "cls10", "recon")
 ACCURACIES = ("acc_cls3", "acc_cls10")
+TASK_LOSSES = tuple(f"loss_{t}" for t in TASKS)
+"""Per-task losses (cross-entropy, MSE) are never negative; the minimised total can be (learned s)."""
+
+
+def expected_shape(config: dict[str, Any], active: Sequence[str]) -> dict[str, Any]:
+    """What a whole result of a run with `config` (plain) and active tasks `active` holds."""
+    splits = ("test", "val") if (config.get("data") or {}).get("val_size") else ("test",)
+    return {"epochs": (config.get("train") or {}).get("epochs"), "tasks": list(active), "splits": splits}
 
 
 def _number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _out_of_range(name: str, value: Any) -> bool:
+    """Whether a metric's number is one no run can compute: an accuracy outside [0, 1], a negative loss."""
+    if name in ACCURACIES:
+        return not 0 <= value <= 1
+    return name in TASK_LOSSES and value < 0
+
+
+def _range_problems(where: str, metrics: dict[str, Any]) -> list[str]:
+    """The metrics in `metrics` that are there but not finite, or out of their range."""
+    bad = []
+    for name, value in metrics.items():
+        if value is None or isinstance(value, str) or name not in (*ACCURACIES, *TASK_LOSSES):
+            continue
+        if not _number(value) or _out_of_range(name, value):
+            bad.append(f"{name} = {value!r}")
+    return [f"{where} holds impossible values ({', '.join(bad)})"] if bad else []
 
 
 def _metrics_problems(where: str, metrics: Any, tasks: Sequence[str]) -> list[str]:
@@ -29,7 +55,7 @@ def _metrics_problems(where: str, metrics: Any, tasks: Sequence[str]) -> list[st
         return [f"{where} is missing"]
     wanted = [*ACCURACIES, *(f"loss_{t}" for t in tasks)]
     bad = [k for k in wanted if not _number(metrics.get(k))]
-    return [f"{where} lacks {', '.join(bad)}"] if bad else []
+    return ([f"{where} lacks {', '.join(bad)}"] if bad else []) + _range_problems(where, metrics)
 
 
 def _trajectory_problems(traj: Any, tasks: Sequence[str]) -> list[str]:
@@ -50,19 +76,26 @@ def problems(result: Any, epochs: int, tasks: Sequence[str], splits: Sequence[st
     """What keeps `result` from being a whole, finished run of `epochs` epochs over `tasks` (empty: whole).
 
     `splits` are the evaluation splits every epoch and the final metrics must have (test, val).
+    Every metric must be finite and possible: accuracies in [0, 1], losses ≥ 0.
     """
     if not isinstance(result, dict):
         return [f"it holds a {type(result).__name__}, not an object"]
     out = []
     if result.get("schema") != SCHEMA_VERSION:
         out.append(f"its schema is {result.get('schema')!r}, not {SCHEMA_VERSION}")
-    status = result.get("status")
-    if status not in FINAL_STATUSES:
-        return [*out, f"its status is {status!r}, not finished"]
     if not isinstance(result.get("config"), dict) or not isinstance(result.get("config_hash"), str):
         out.append("it lacks its config or config_hash")
     if not isinstance((result.get("data") or {}).get("hash"), str):
         out.append("it lacks the identity of its data")
+    return out + shape_problems(result, epochs, tasks, splits)
+
+
+def shape_problems(result: dict[str, Any], epochs: int, tasks: Sequence[str], splits: Sequence[str]) -> list[str]:
+    """`problems` without the version and identity checks: what a result of any version must hold to be read."""
+    out = []
+    status = result.get("status")
+    if status not in FINAL_STATUSES:
+        return [*out, f"its status is {status!r}, not finished"]
     history = result.get("history")
     if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
         return [*out, "its history is missing"]
@@ -72,6 +105,8 @@ def problems(result: Any, epochs: int, tasks: Sequence[str], splits: Sequence[st
         for split in ("train", *splits):
             if not isinstance(h.get(split), dict):
                 out.append(f"history epoch {h.get('epoch')} lacks its {split} metrics")
+            else:
+                out += _range_problems(f"history epoch {h.get('epoch')} {split}", h[split])
     if status == "completed":
         if len(history) != epochs:
             out.append(f"its history has {len(history)} epochs, expected {epochs}")

@@ -31,6 +31,8 @@ NOT_AXES = (
 averaged over; the rest do not change what is computed."""
 
 METHOD = "config.weighting.name"
+DATASET = "config.dataset.name"
+FILES = "config.data.files"  # analysis.runs.DATA_AXIS: which files a run computed from
 SETTING_PREFIXES = ("config.weighting.", "config.sigma_init.")
 """Axes that are settings of the method (shown in the row label); every other axis forms the group."""
 AXIS_ORDER = (METHOD, "config.recon", "config.sigma_init.name")
@@ -48,9 +50,15 @@ def _not_axis(col: str) -> bool:
 
 
 def find_axes(df: pd.DataFrame) -> list[str]:
-    """Config columns that take at least two values across the runs, main axes first."""
+    """Config columns that take at least two values across the runs, main axes first.
+
+    The data's files (`data.files`) are an axis only where they vary within one dataset: runs on
+    other files are then a group of their own, never averaged with the rest.
+    """
     cols = [c for c in df.columns if c.startswith("config.") and not _not_axis(c)]
     varying = [c for c in cols if df[c].dropna().astype(str).nunique() >= 2]
+    if FILES in varying and DATASET in df and (df.groupby(DATASET)[FILES].nunique() <= 1).all():
+        varying.remove(FILES)
     return sorted(varying, key=lambda c: (AXIS_ORDER.index(c) if c in AXIS_ORDER else len(AXIS_ORDER), c))
 
 

@@ -51,14 +51,28 @@ def _header(report: Report, sweeps: Sequence[Path]) -> list[str]:
 def _delta_notes(report: Report) -> list[str]:
     summary = report.summary
     if (summary["delta_m.n"] == 0).all():
-        return [
-            "Δm% is — everywhere: none of these runs is a single-task baseline (a result.json whose "
-            "`tasks.trained` holds one task; e.g. `weighting=single_cls3,single_cls10,single_recon`)."
-        ]
+        return [_no_delta(report.table)]
     notes = []
     for cell, how in report.baselines.items():
         notes += _cell_notes(cell, how)
     return notes
+
+
+def _no_delta(table: pd.DataFrame) -> str:
+    """Why no row has a Δm%: no single-task run at all, or single-task runs of some tasks only."""
+    single = sorted(set(table.loc[table["n_trained"] == 1, "trained"]))
+    if not single:
+        return (
+            "Δm% is — everywhere: none of these runs is a single-task baseline (a result.json whose "
+            "`tasks.trained` holds one task; e.g. `weighting=single_cls3,single_cls10,single_recon`)."
+        )
+    active = sorted({t for tasks in table["active"] for t in tasks.split(",") if t})
+    missing = [t for t in active if t not in single]
+    return (
+        f"Δm% is — everywhere: the single-task runs here train {', '.join(single)} only, and Δm% compares "
+        f"every active task with its own single-task run; add `weighting={','.join(f'single_{t}' for t in missing)}` "
+        f"runs for {', '.join(missing)}."
+    )
 
 
 def _cell_notes(cell: str, how: CellBaseline) -> list[str]:

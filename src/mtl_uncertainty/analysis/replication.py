@@ -36,8 +36,10 @@ SOURCE_WEIGHTS = ("config.weighting.weights.cls3", "config.weighting.weights.cls
 
 
 def source_like(table: pd.DataFrame) -> pd.DataFrame:
-    """The runs with the source's settings (its fixed weighting is the plain sum: every λ = 1)."""
-    like = table
+    """The runs with the source's settings on the real, verified MNIST (its fixed weighting: every λ = 1)."""
+    like = table[table["data.verified"]] if "data.verified" in table else table.iloc[:0]
+    if "config.dataset.name" in like:
+        like = like[like["config.dataset.name"] == "mnist"]
     for col, value in {**SOURCE_SETTINGS, **dict.fromkeys(SOURCE_WEIGHTS, 1.0)}.items():
         if col in like:
             like = like[like[col].isna() | (like[col] == value)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..storage.atomic import write_atomic
 from . import figures, metric_figures
 from .cells import find_axes, label_runs, per_seed, split_axes
 from .compare import DEFAULT_BASELINE, baseline_cells, paired_table, parse_selector
@@ -79,13 +80,23 @@ def make_report(
     paired = paired_table(seeds, baseline_cells(summary, table, selector, required))
     replication = replication_table(table)
     selected = select_on_validation(summary)
-    out_dir.mkdir(parents=True, exist_ok=True)
     report = Report(
         out_dir, runs, excluded, table, axes, others, seeds, summary, how, paired, baseline, selected, replication
     )
-    report.figures = _figures(report, formats)
-    table.to_csv(out_dir / "results.csv", index=False)
-    summary.to_csv(out_dir / "summary.csv", index=False)
-    (out_dir / "summary.tex").write_text(latex(summary_display(summary, others)))
-    (out_dir / "report.md").write_text(render(report, sweeps))
+    _write(report, sweeps, formats)
     return report
+
+
+def _write(report: Report, sweeps: Sequence[Path], formats: Sequence[str]) -> None:
+    """Every file of the report, each whole or not at all; report.md last, so it never describes a missing file.
+
+    The old report.md goes first: a report killed half way leaves no report.md beside a mix of files.
+    """
+    out_dir = report.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.md").unlink(missing_ok=True)  # a link is removed itself, never its target
+    report.figures = _figures(report, formats)
+    write_atomic(out_dir / "results.csv", report.table.to_csv(index=False).encode())
+    write_atomic(out_dir / "summary.csv", report.summary.to_csv(index=False).encode())
+    write_atomic(out_dir / "summary.tex", latex(summary_display(report.summary, report.others)).encode())
+    write_atomic(out_dir / "report.md", render(report, sweeps).encode())

@@ -1,13 +1,15 @@
 """Finding and reading the runs of one or more sweeps: only their result.json files.
 
-A run that cannot be used (no result.json, malformed JSON, a failed or diverged status, missing
-metrics, a copy of a run already counted) is kept as an `Excluded` entry with the reason, never
-dropped silently. Schema-1 files are read in the layout of schema 2 (see `upgrade`).
+Each file is read by the suite's one reader of untrusted files (no links followed, regular files
+only, size-capped) and checked with the same schema check the runner uses before it trusts a
+result (`storage.result_schema`: every metric there, finite and possible). A run that cannot be
+used (no result.json, unreadable, a failed or diverged status, missing or impossible metrics, a
+copy of a run already counted) is kept as an `Excluded` entry with the reason, never dropped
+silently. Schema-1 files are read in the layout of schema 2 (see `upgrade`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,6 +19,8 @@ from typing import Any
 import pandas as pd
 
 from ..objective import objective
+from ..storage import result_schema
+from ..storage.reading import UnreadableFile, read_json
 from ..storage.result_schema import RESULT_FILE
 from .upgrade import upgrade
 
@@ -58,25 +62,34 @@ def _exclusion(path: Path, result: dict[str, Any]) -> Excluded | None:
         return Excluded(path, "failed", f"failed: {e.get('type')}: {str(e.get('message', '')).strip()[:200]}")
     if status != "completed":
         return Excluded(path, str(status), f"status {status!r} is not 'completed'")
-    test = (result.get("final") or {}).get("test") or {}
-    missing = [m for m in ("acc_cls3", "acc_cls10") if not _number(test.get(m))]
-    if missing or not isinstance(result.get("config"), dict):
-        return Excluded(path, "incomplete", "result.json lacks its config or final test metrics")
+    if problems := _problems(result):
+        return Excluded(path, "incomplete", "not a whole result: " + "; ".join(problems))
     return None
+
+
+def _problems(result: dict[str, Any]) -> list[str]:
+    """What the runner's schema check finds wrong with a completed result (any version, once upgraded)."""
+    if not isinstance(result.get("config"), dict) or not isinstance(result.get("tasks"), dict):
+        return ["it lacks its config or its tasks"]
+    shape = result_schema.expected_shape(result["config"], result["tasks"].get("active") or [])
+    if result.get("schema") != 1:  # schema 1 predates the data identity; its layout is upgraded, not its content
+        return result_schema.problems(result, **shape)
+    return result_schema.shape_problems(result, **shape)
 
 
 def read_run(path: Path) -> Run | Excluded:
     """The usable run in job folder `path`, or why it is not usable."""
     file = path / RESULT_FILE
-    if not file.exists():
-        return Excluded(path, "missing", "no result.json (never finished, or still running)")
     try:
-        result = json.loads(file.read_text())
-    except (OSError, ValueError) as e:
-        return Excluded(path, "malformed", f"result.json is not valid JSON ({e})")
+        result = read_json(file)
+    except FileNotFoundError:
+        return Excluded(path, "missing", "no result.json (never finished, or still running)")
+    except UnreadableFile as e:
+        return Excluded(path, "malformed", f"result.json is unreadable: {e}")
     if not isinstance(result, dict):
         return Excluded(path, "malformed", "result.json does not hold an object")
-    return _exclusion(path, result) or Run(path, upgrade(result))
+    result = upgrade(result)
+    return _exclusion(path, result) or Run(path, result)
 
 
 def load_runs(sweeps: Iterable[Path]) -> tuple[list[Run], list[Excluded]]:
@@ -87,6 +100,17 @@ def load_runs(sweeps: Iterable[Path]) -> tuple[list[Run], list[Excluded]]:
             found = read_run(path)
             (runs if isinstance(found, Run) else excluded).append(found)
     return runs, excluded
+
+
+DATA_AXIS = "config.data.files"
+"""The files a run computed from, as a report axis: runs on different files are never averaged together."""
+
+
+def data_label(data: dict[str, Any]) -> str:
+    """`verified` (the dataset's known content), `unverified <hash>` (other files), or `unknown` (schema 1)."""
+    if data.get("verified") is True:
+        return "verified"
+    return f"unverified {str(data['hash'])[:8]}" if data.get("hash") else "unknown"
 
 
 def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -113,6 +137,9 @@ def _row(run: Run) -> dict[str, Any]:
     active = _task_list(r, "active")
     row: dict[str, Any] = {"path": str(run.path), "seed": r.get("seed"), "status": r.get("status")}
     row.update({f"config.{k}": v for k, v in _flatten(r["config"]).items()})
+    data = r.get("data") if isinstance(r.get("data"), dict) else {}
+    row[DATA_AXIS] = data_label(data)
+    row["data.verified"] = data.get("verified") is True
     for split in SPLITS:
         row.update({f"{split}.{m}": _metric((final.get(split) or {}).get(m)) for m in METRICS})
     row["val.objective"] = objective(final["val"], active) if isinstance(final.get("val"), dict) else math.nan

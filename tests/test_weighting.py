@@ -272,6 +272,19 @@ def test_learned_methods_put_their_parameters_in_their_own_adam_group() -> None:
         (["sigma_init.low=0.6", "sigma_init.high=0.5"], "sigma_init.low <= sigma_init.high"),
         (["weighting=fixed", "weighting.weights.cls10=-0.5"], "weighting.weights.cls10=-0.5 is a negative"),
         (["weighting=fixed", "weighting.weights.recon=nan"], "weighting.weights.recon=nan is a negative or non-finite"),
+        # values a 64-bit float holds and the run's 32-bit tensors do not: refused, not diverged at step 1
+        (
+            ["weighting=fixed", "weighting.weights.cls10=1e39"],
+            "weighting.weights.cls10=1e+39 is a negative or non-finite",
+        ),
+        (["weighting=uw_so", "weighting.temperature=1e-300"], "weighting.temperature=1e-300 is not a positive number"),
+        (["weighting=dwa", "weighting.temperature=1e-40"], "weighting.temperature=1e-40 is not a positive number"),
+        (
+            ["weighting=gradnorm", "weighting.alpha=1e308"],
+            "weighting.alpha=1e+308 is negative or not finite (or beyond",
+        ),
+        (["weighting=liebel", "weighting.weight_decay=1e39"], "weighting.weight_decay=1e+39 is negative or not finite"),
+        (["train.adam_eps=1e-300"], "train.adam_eps=1e-300 is not a positive number a 32-bit tensor holds"),
     ],
 )
 def test_each_methods_own_checks_name_the_problem(overrides: list[str], message: str) -> None:

@@ -22,6 +22,7 @@ from .errors import InputError
 from .objective import DEFAULT as DEFAULT_OBJECTIVE
 from .objective import SIGN
 from .weighting import SIGMA_INITS, WEIGHTINGS
+from .weighting.base import float32_holds
 from .weighting.initial import sigma_init_problems
 
 
@@ -153,7 +154,8 @@ def _unknown_keys(node: Any, schema: type, prefix: str = "") -> list[str]:
 
 
 def _positive(x: float) -> bool:
-    return math.isfinite(x) and x > 0
+    """A positive number the run's 32-bit tensors hold as itself (not flushed to 0, not infinite)."""
+    return math.isfinite(x) and x > 0 and float32_holds(x)
 
 
 def _problems(cfg: DictConfig) -> list[str]:
@@ -175,10 +177,13 @@ def _problems(cfg: DictConfig) -> list[str]:
             "images; use a batch size in that range (the source: 256)",
         ),
         (t.eval_batch_size >= 1, f"train.eval_batch_size={t.eval_batch_size} is below 1; use 1 or more"),
-        (_positive(t.lr), f"train.lr={t.lr} is not a positive number; use e.g. 1e-4 (the source's)"),
+        (
+            _positive(t.lr),
+            f"train.lr={t.lr} is not a positive number a 32-bit tensor holds; use e.g. 1e-4 (the source's)",
+        ),
         (
             _positive(t.adam_eps),
-            f"train.adam_eps={t.adam_eps} is not a positive number; use e.g. 1e-7 (Keras's)",
+            f"train.adam_eps={t.adam_eps} is not a positive number a 32-bit tensor holds; use e.g. 1e-7 (Keras's)",
         ),
         (cfg.seed >= 0, f"seed={cfg.seed} is negative; use a seed of 0 or more"),
         (

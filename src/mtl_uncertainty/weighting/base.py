@@ -67,19 +67,34 @@ class LearnedConfig(MethodConfig):
     weight_decay: float = 0.0  # Adam (L2) weight decay on the method's parameters
 
 
+FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32_SMALLEST = 1.1754943508222875e-38  # the smallest normal float32: below it a value flushes towards 0
+
+
+def float32_holds(value: float) -> bool:
+    """Whether the run's 32-bit tensors hold `value` as itself: finite, and 0 or at least the smallest normal."""
+    return math.isfinite(value) and (value == 0 or FLOAT32_SMALLEST <= abs(value) <= FLOAT32_MAX)
+
+
 def positive(w: DictConfig, key: str, example: str) -> list[str]:
-    """The problem with setting `weighting.<key>` unless it is a positive finite number."""
+    """The problem with setting `weighting.<key>` unless it is a positive number a 32-bit tensor holds."""
     value = w[key]
-    return (
-        [] if math.isfinite(value) and value > 0 else [f"weighting.{key}={value} is not a positive number; {example}"]
-    )
+    if math.isfinite(value) and value > 0 and float32_holds(value):
+        return []
+    return [f"weighting.{key}={value} is not a positive number the run's 32-bit tensors hold; {example}"]
+
+
+def non_negative(name: str, value: float, example: str) -> list[str]:
+    """The problem with `name=value` unless it is 0 or a positive number a 32-bit tensor holds."""
+    if value >= 0 and float32_holds(value):
+        return []
+    return [f"{name}={value} is negative or not finite (or beyond the run's 32-bit tensors, ±3.4e38); {example}"]
 
 
 def learned_problems(w: DictConfig) -> list[str]:
     """Value checks for `LearnedConfig`."""
     out = positive(w, "lr", "use a positive learning rate for the weights")
-    if not (math.isfinite(w.weight_decay) and w.weight_decay >= 0):
-        out.append(f"weighting.weight_decay={w.weight_decay} is negative or not finite; use 0 or more")
+    out += non_negative("weighting.weight_decay", w.weight_decay, "use 0 or more")
     return out
 
 

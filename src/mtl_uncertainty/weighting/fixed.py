@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from omegaconf import DictConfig
 from torch import Tensor
 
 from ..tasks import TASKS, active_tasks
-from .base import MethodConfig, RunContext, Weighting, per_task_tensor, register
+from .base import MethodConfig, RunContext, Weighting, float32_holds, per_task_tensor, register
 
 
 @dataclass
@@ -44,9 +43,10 @@ class FixedWeighting(Weighting):
     @classmethod
     def problems(cls, w: DictConfig, cfg: DictConfig) -> list[str]:
         out = [
-            f"weighting.weights.{task}={v} is a negative or non-finite task weight; use 0 or more"
+            f"weighting.weights.{task}={v} is a negative or non-finite task weight (or one beyond the run's 32-bit "
+            "tensors, ±3.4e38); use 0 or more"
             for task, v in w.weights.items()
-            if not (math.isfinite(v) and v >= 0)
+            if not (v >= 0 and float32_holds(v))
         ]
         active = [t for t, on in zip(TASKS, active_tasks(cfg.recon)) if on]
         if not out and all(w.weights[t] == 0 for t in active):

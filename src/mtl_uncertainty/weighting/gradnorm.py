@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -10,7 +9,7 @@ from omegaconf import DictConfig
 from torch import Tensor, nn
 
 from ..tasks import TASKS
-from .base import LearnedConfig, RunContext, Weighting, register
+from .base import LearnedConfig, RunContext, Weighting, non_negative, register
 
 
 @dataclass
@@ -49,9 +48,7 @@ class GradNorm(Weighting):
     @classmethod
     def problems(cls, w: DictConfig, cfg: DictConfig) -> list[str]:
         out = super().problems(w, cfg)
-        if not (math.isfinite(w.alpha) and w.alpha >= 0):
-            out.append(f"weighting.alpha={w.alpha} is negative or not finite; use 0 or more (the paper's: 1.5)")
-        return out
+        return out + non_negative("weighting.alpha", w.alpha, "use 0 or more (the paper's: 1.5)")
 
     def bind(self, model: nn.Module) -> None:
         self._shared = [model.last_shared_layer().weight]

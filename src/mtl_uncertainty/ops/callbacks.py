@@ -9,6 +9,7 @@ in its folder and never cuts the sweep short.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ from omegaconf import DictConfig
 
 from ..errors import InputError
 from ..runs.folder import writable_target
-from .jobs import FAILURES, tunes
+from .jobs import FAILURES, LAUNCHER_PID, tunes
 from .preflight import check_jobs, compose_jobs, empty_sweep, sweep_job_overrides, task_config
 from .sweep import summarize
 
@@ -57,6 +58,7 @@ class Preflight(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         _or_exit(lambda: self._check_sweep(config))
+        os.environ[LAUNCHER_PID] = str(os.getpid())  # worker processes of this sweep end with this process
 
     @staticmethod
     def _check_sweep(config: DictConfig) -> None:
@@ -64,11 +66,8 @@ class Preflight(Callback):
         jobs = sweep_job_overrides(config)
         if jobs is None:  # another sweeper: its jobs are checked as it launches them
             task = task_config(config)
-            if tunes(config.hydra) and not task.data.val_size:
-                raise InputError(
-                    "A search (hydra/sweeper=optuna) selects on a validation split, and data.val_size is 0: it "
-                    "would tune on nothing, or on the test set. Set data.val_size (e.g. 10000); nothing was run."
-                )
+            if tunes(config.hydra):
+                check_search(config, task)
             check_jobs([task], [""], sweep_dir)
             return
         if not jobs:
@@ -77,6 +76,32 @@ class Preflight(Callback):
         check_jobs([task_config(c) for c in composed], _job_labels(jobs), sweep_dir)
         writable_target(sweep_dir)
         EXPECTED_JOBS[str(sweep_dir)] = [Path(str(c.hydra.sweep.dir)) / str(c.hydra.sweep.subdir) for c in composed]
+
+
+def check_search(config: DictConfig, task: DictConfig) -> None:
+    """Refuse a search (hydra/sweeper=optuna) that cannot run: no validation split, no trials, a bad search space."""
+    if not task.data.val_size:
+        raise InputError(
+            "A search (hydra/sweeper=optuna) selects on a validation split, and data.val_size is 0: it "
+            "would tune on nothing, or on the test set. Set data.val_size (e.g. 10000); nothing was run."
+        )
+    trials = config.hydra.sweeper.get("n_trials")
+    if not isinstance(trials, int) or trials < 1:
+        raise InputError(
+            f"hydra.sweeper.n_trials={trials} runs no trial, so the search would have nothing to report. Use 1 or "
+            "more (the tune_fixed preset: 20); nothing was run."
+        )
+    from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
+
+    params = [f"{key}={value}" for key, value in (config.hydra.sweeper.get("params") or {}).items()]
+    try:
+        create_params_from_overrides([*params, *config.hydra.overrides.task])
+    except Exception as e:  # Optuna's own checks: an empty interval, a log scale through 0, a bad expression
+        raise InputError(
+            f"The search space cannot be searched: {type(e).__name__}: {str(e).rstrip('.')}. Each searched key needs "
+            "a valid sweep, e.g. tag(log, interval(0.05, 20)) with 0 < low < high for a log scale, or "
+            "choice(a, b); nothing was run."
+        ) from e
 
 
 class SweepReport(Callback):

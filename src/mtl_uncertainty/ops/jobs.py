@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +63,37 @@ def job_value(
     return {"status": outcome["status"], "job_dir": str(out_dir)}
 
 
+LAUNCHER_PID = "MTL_UNCERTAINTY_LAUNCHER_PID"
+"""Set by the sweep's process before it launches any job; a job in a worker process it started ends with it."""
+
+
+def end_with_launcher(poll_s: float = 1.0) -> None:
+    """In a worker the sweep's process started (joblib), die as soon as that process is gone.
+
+    A worker whose launcher was killed would otherwise finish its run unseen, holding its job's lock.
+    Only a direct child of the launcher watches (a job on another machine, e.g. SLURM, does not).
+    """
+    launcher = int(os.environ.get(LAUNCHER_PID, "0") or 0)
+    if not launcher or launcher == os.getpid() or os.getppid() != launcher or _watching.is_set():
+        return
+    _watching.set()
+
+    def watch() -> None:
+        while os.getppid() == launcher:
+            time.sleep(poll_s)
+        os.kill(os.getpid(), signal.SIGKILL)  # what is kept: finished runs, and each run's last epoch checkpoint
+
+    threading.Thread(target=watch, name="end-with-launcher", daemon=True).start()
+
+
+_watching = threading.Event()
+
+
 def run_job(cfg: DictConfig, out_dir: Path, search: bool = False) -> dict[str, Any] | float:
     """Run one job of a sweep; its failure is recorded, not raised (`search`: return its objective)."""
     from ..run import run_many
+
+    end_with_launcher()
 
     (outcome,) = run_many([cfg], [out_dir], stack=False)
     return job_value(cfg, out_dir, outcome, search)

@@ -74,8 +74,8 @@ def result(
     test.update({k: v for k, v in metrics.items() if k != "val"})
     r["final"]["test"] = test
     r["history"][-1]["test"] = test
-    if "val" in metrics:
-        r["final"]["val"] = metrics["val"]
+    if "val" in metrics:  # the metrics given by hand; the template's for the rest, so the result stays whole
+        r["final"]["val"] = {**r["final"]["val"], **metrics["val"]}
     return r
 
 

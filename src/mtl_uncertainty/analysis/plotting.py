@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 
+from ..storage.atomic import write_atomic
 from .runs import Run
 
 TASK_NAMES = {"cls3": "3-class", "cls10": "10-class", "recon": "reconstruction"}
@@ -107,15 +109,23 @@ def share_y(axes: Sequence, arrays: Sequence[np.ndarray], allow_log: bool = Fals
     return ""
 
 
+def rendered(fig, fmt: str) -> bytes:
+    """The figure's file in `fmt`, made in memory so that only a whole file is ever written."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, dpi=110)
+    return buffer.getvalue()
+
+
 def save(fig, title: str, stem: Path, formats: Sequence[str]) -> list[Path]:
-    """Save the figure as `stem`.<format> for each format (the first is the one report.md links)."""
+    """Save the figure as `stem`.<format> for each format (the first is the one report.md links); each file
+    is written whole or not at all, and replaces whatever is at its path (a symlink is replaced, not followed)."""
     fig.suptitle(title, fontsize=11)
     lines = title.count("\n") + 1
     fig.tight_layout(rect=(0, 0, 1, 1 - min(0.4, 0.3 * lines / fig.get_figheight())))
-    paths = []
-    for fmt in formats:
-        path = stem.with_suffix(f".{fmt}")
-        fig.savefig(path, dpi=110)
-        paths.append(path)
-    plt.close(fig)
+    paths = [stem.with_suffix(f".{fmt}") for fmt in formats]
+    try:
+        for path, fmt in zip(paths, formats):
+            write_atomic(path, rendered(fig, fmt))
+    finally:
+        plt.close(fig)
     return paths

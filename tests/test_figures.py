@@ -159,6 +159,20 @@ def sweep(rows: int, root: Path) -> Path:
     return write_runs(root, runs)
 
 
+def two_datasets(root: Path) -> Path:
+    """learnable and fixed on MNIST and Fashion-MNIST, two seeds each."""
+    runs = [fake_result(m, s, dataset=d, epochs=2) for d in COARSE for m in ("learnable", "fixed") for s in range(2)]
+    return write_runs(root, runs)
+
+
+def test_groups_of_two_datasets_are_named_by_the_dataset_alone(tmp_path: Path) -> None:
+    """coarse_labels and coarse_names follow from dataset.name: they are no axes of the report."""
+    report = make_report([two_datasets(tmp_path / "sweep")], tmp_path / "out")
+    assert [a.removeprefix("config.") for a in report.axes] == ["weighting.name", "dataset.name"]
+    assert set(report.summary["group"]) == {"dataset=mnist", "dataset=fashion_mnist"}
+    assert "coarse" not in (tmp_path / "out" / "report.md").read_text()
+
+
 def test_a_symlink_at_a_figure_path_is_replaced_and_its_target_left_alone(tmp_path: Path) -> None:
     outside = tmp_path / "outside.png"
     outside.write_bytes(b"not a figure")

@@ -240,6 +240,7 @@ def layout_problems(fig: Figure, renderer: Any) -> list[str]:
     shown = [(where, t, t.get_window_extent(renderer)) for where, t in texts(fig)]
     return [
         *_squashed(panels, renderer),
+        *_labels_past_their_axes(panels, renderer),
         *_overlapping(shown),
         *_legends_over_data(fig, panels, renderer),
         *_empty_band(fig, renderer, panels),
@@ -254,6 +255,18 @@ def _squashed(panels: list[Any], renderer: Any) -> list[str]:
         for i, (ax, box) in enumerate(boxes)
         if box.height < MIN_ASPECT * box.width
     ]
+
+
+def _labels_past_their_axes(panels: list[Any], renderer: Any) -> list[str]:
+    """Axis labels longer than their axes' side (a y label taller than its panel)."""
+    found = []
+    for i, ax in enumerate(panels):
+        box = ax.get_window_extent(renderer)
+        if _visible(ax.yaxis.label) and ax.yaxis.label.get_window_extent(renderer).height > box.height:
+            found.append(f"axes {i}: the y label {ax.yaxis.label.get_text()!r} is taller than the axes")
+        if _visible(ax.xaxis.label) and ax.xaxis.label.get_window_extent(renderer).width > box.width:
+            found.append(f"axes {i}: the x label {ax.xaxis.label.get_text()!r} is wider than the axes")
+    return found
 
 
 def _overlapping(shown: list[tuple[str, Text, Bbox]]) -> list[str]:

@@ -18,6 +18,8 @@ import pandas as pd
 
 NOT_AXES = (
     "config.seed",
+    "config.dataset.coarse_labels",
+    "config.dataset.coarse_names",
     "config.device",
     "config.data.root",
     "config.data.verify",
@@ -28,7 +30,7 @@ NOT_AXES = (
     "config.logger.",
 )
 """Config keys (or prefixes, ending in '.') that never define a cell: the seed is what cells are
-averaged over; the rest do not change what is computed."""
+averaged over; the coarse classes follow from dataset.name; the rest do not change what is computed."""
 
 METHOD = "config.weighting.name"
 DATASET = "config.dataset.name"

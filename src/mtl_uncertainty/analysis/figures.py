@@ -3,7 +3,7 @@
 One panel per row of the main table (a method with its settings, in one group); every panel of
 one quantity shares one y-scale, so that panels compare like with like. A method appears in a
 figure only if it records the quantity (result.json `trajectory.values`); nothing here names a
-method.
+method. What each figure shows in full is said beside it in report.md.
 """
 
 from __future__ import annotations
@@ -13,11 +13,26 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 
-from .plotting import BAND, TASK_COLORS, TASK_NAMES, TASK_STYLES, Cell, band, grid, save, series, share_y, task_legend
+from .plotting import (
+    TASK_LOOKS,
+    TASK_NAMES,
+    Cell,
+    band,
+    grid,
+    label_edges,
+    legend_below,
+    panel_title,
+    save,
+    series,
+    share_y,
+    task_handles,
+)
 
 EQUILIBRIUM_SPAN = 100
 """Steps in the exponential running mean of s_eq (it follows each batch's noisy loss)."""
+AXIS_NAMES = {"sigma": "σ", "s": "s"}
 
 
 def recorded(runs: Sequence, name: str) -> bool:
@@ -29,10 +44,6 @@ def _tasks(runs: Sequence) -> list[str]:
     return list((runs[0].result.get("trajectory") or {}).get("tasks") or [])
 
 
-def _label(runs: Sequence, name: str) -> str:
-    return ((runs[0].result.get("trajectory") or {}).get("labels") or {}).get(name, name)
-
-
 Found = dict[str, tuple[np.ndarray, np.ndarray]]
 """Task → (steps, values[run, step]) of one recorded value."""
 
@@ -41,9 +52,15 @@ def _collect(runs: Sequence, name: str) -> Found:
     return {t: found for t in _tasks(runs) if (found := series(runs, name, t)) is not None}
 
 
+def _phase(task: str) -> float:
+    """Where along a line the task's markers start: equal lines (λ = 1 for all) show every task's markers."""
+    return list(TASK_NAMES).index(task) / len(TASK_NAMES)
+
+
 def _draw(ax, found: Found) -> None:
+    """Every task's line, in the tasks' fixed order."""
     for task, (steps, values) in found.items():
-        band(ax, steps, values, TASK_COLORS[task], TASK_NAMES[task], TASK_STYLES[task])
+        band(ax, steps, values, TASK_NAMES[task], phase=_phase(task), **TASK_LOOKS[task])
 
 
 def _all_tasks(cells: Sequence[Cell]) -> list[str]:
@@ -55,14 +72,13 @@ def weight_trajectories(cells: Sequence[Cell], stem: Path, formats: Sequence[str
     """The effective weight on every task's loss against step, one panel per row, one y-scale."""
     fig, panels = grid(len(cells))
     found = [_collect(runs, "weight") for _, runs in cells]
-    note = share_y([p[0] for p in panels], [v for f in found for _, v in f.values()], allow_log=True)
+    log = share_y([p[0] for p in panels], [v for f in found for _, v in f.values()], allow_log=True)
     for (label, _), (ax,), f in zip(cells, panels, found):
         _draw(ax, f)
-        ax.set(title=label, xlabel="training step", ylabel="effective weight on L_i")
-        ax.title.set_fontsize(9)
-    task_legend(panels[0][0], _all_tasks(cells))
-    scale = f"same y-scale in every panel; {note}" if note else "same y-scale in every panel"
-    return save(fig, f"Effective weight on each task's loss, per row\n({scale}; {BAND})", stem, formats)
+        panel_title(ax, label)
+    label_edges(panels, "training step", "effective weight")
+    legend_below(fig, task_handles(_all_tasks(cells)))
+    return save(fig, "Effective weight on each task's loss" + (" (log scale)" if log else ""), stem, formats)
 
 
 def value_trajectories(cells: Sequence[Cell], stem: Path, formats: Sequence[str]) -> list[Path] | None:
@@ -73,17 +89,19 @@ def value_trajectories(cells: Sequence[Cell], stem: Path, formats: Sequence[str]
         return None
     fig, panels = grid(len(cells), rows_per_cell=len(names))
     for i, name in enumerate(names):
-        shown = [(label, runs, column[i]) for (label, runs), column in zip(cells, panels) if recorded(runs, name)]
-        found = [_collect(runs, name) for _, runs, _ in shown]
-        share_y([ax for _, _, ax in shown], [v for f in found for _, v in f.values()])
-        for (label, runs, ax), f in zip(shown, found):
+        shown = [(runs, column[i]) for (_, runs), column in zip(cells, panels) if recorded(runs, name)]
+        found = [_collect(runs, name) for runs, _ in shown]
+        share_y([ax for _, ax in shown], [v for f in found for _, v in f.values()])
+        for (_, ax), f in zip(shown, found):
             _draw(ax, f)
-            ax.set(title=label, xlabel="training step", ylabel=_label(runs, name))
-            ax.title.set_fontsize(9)
+            ax.set_ylabel(AXIS_NAMES[name])
         for (_, runs), column in zip(cells, panels):
             column[i].set_visible(recorded(runs, name))
-        task_legend(shown[0][2], _all_tasks(cells))
-    return save(fig, f"σ and s of the rows that record them (one y-scale per quantity; {BAND})", stem, formats)
+    for (label, _), column in zip(cells, panels):
+        panel_title(next(ax for ax in column if ax.get_visible()), label)
+    label_edges(panels, "training step")
+    legend_below(fig, task_handles(_all_tasks(cells)))
+    return save(fig, " and ".join(AXIS_NAMES[n] for n in names) + " over training", stem, formats)
 
 
 def _running(values: np.ndarray, every: int) -> np.ndarray:
@@ -103,24 +121,28 @@ def _equilibrium_series(runs: Sequence) -> dict[str, tuple[np.ndarray, np.ndarra
     return out
 
 
+def _equilibrium_handles(tasks: Sequence[str]) -> list[Line2D]:
+    """The tasks' colours, then what the solid and the dashed lines are."""
+    looks = [{k: TASK_LOOKS[t][k] for k in ("color", "marker")} for t in tasks]
+    colours = [Line2D([], [], label=TASK_NAMES[t], markersize=4, **look) for t, look in zip(tasks, looks)]
+    styles = [Line2D([], [], color="dimgray", linestyle=s, label=n) for s, n in (("-", "s"), ("--", "s_eq (mean)"))]
+    return colours + styles
+
+
 def equilibrium(cells: Sequence[Cell], stem: Path, formats: Sequence[str]) -> list[Path] | None:
     """s (solid) against a running mean of s_eq, where s would settle for the current loss (dashed)."""
     cells = [(label, runs) for label, runs in cells if recorded(runs, "s") and recorded(runs, "s_eq")]
     if not cells:
         return None
-    fig, panels = grid(len(cells), width=5.0)
+    fig, panels = grid(len(cells))
     found = [_equilibrium_series(runs) for _, runs in cells]
     share_y([p[0] for p in panels], [v for f in found for _, s, eq in f.values() for v in (s, eq)])
-    for (label, runs), (ax,), f in zip(cells, panels, found):
+    for (label, _), (ax,), f in zip(cells, panels, found):
         for task, (steps, s, running) in f.items():
-            band(ax, steps, s, TASK_COLORS[task], TASK_NAMES[task])
-            band(ax, steps, running, TASK_COLORS[task], "", style="--")
-        ax.set_title(f"{label}\ns_eq: {_label(runs, 's_eq')}", fontsize=8)
-        ax.set_xlabel("training step")
-        ax.set_ylabel("s (solid) / s_eq (dashed)")
-    panels[0][0].legend(fontsize=8, title="task", title_fontsize=8)
-    title = (
-        "Does s reach its equilibrium s_eq, the value it would settle at for the current batch loss?\n"
-        f"(dashed: exponential running mean of s_eq over ~{EQUILIBRIUM_SPAN} steps; one y-scale; {BAND})"
-    )
-    return save(fig, title, stem, formats)
+            colour, marker = TASK_LOOKS[task]["color"], TASK_LOOKS[task]["marker"]
+            band(ax, steps, s, TASK_NAMES[task], phase=_phase(task), color=colour, marker=marker)
+            band(ax, steps, running, "", color=colour, linestyle="--")
+        panel_title(ax, label)
+    label_edges(panels, "training step", "s and s_eq")
+    legend_below(fig, _equilibrium_handles(_all_tasks(cells)))
+    return save(fig, "s against its equilibrium s_eq", stem, formats)

@@ -11,20 +11,74 @@ from .cells import axis_name
 from .contents import Report
 from .delta import CellBaseline
 from .displays import markdown, paired_display, replication_display, selected_display
-from .plotting import LOG_SPAN
+from .figures import EQUILIBRIUM_SPAN
+from .metric_figures import MIN_SPAN
+from .plotting import BAND, LOG_SPAN
 from .tables import METRICS
 
 FIGURE_TEXT = {
+    "final_accuracy": (
+        "Final test metrics per row: the grey dots are the seeds, the black diamonds the mean with its 95% CI "
+        "(no CI below 2 seeds). Each axis spans its data and at least {min_span:.0%} of its values, and states "
+        "its range under it, so that a zoomed axis cannot make noise look like an effect; the differences figure "
+        "shows each row against its baseline with the CI of the difference."
+    ),
+    "differences": (
+        "Each row minus its group's baseline ({baselines}), paired on seed: the mean difference and its 95% CI. "
+        "Red line: no difference. Filled: a clear difference after Holm's correction; hollow: within noise."
+    ),
+    "test_accuracy": (
+        "Test accuracy after each epoch: one line per row, one panel per group and accuracy, one y-scale per "
+        "accuracy ({band})."
+    ),
+    "weights": (
+        "The effective weight on each task's loss against the training step, one panel per row, one y-scale in "
+        "every panel ({band}). The scale is logarithmic when the weights span more than {log_span:g}× (the title "
+        "then says so), and a weight of 0 (a task the method does not train) is not drawn on it. Each task has "
+        "its own colour, line style and marker, so that equal weights (λ = 1 for every task under fixed "
+        "weights) stay told apart."
+    ),
+    "sigma_trajectories": (
+        "σ and s against the training step, for the rows whose method records them (σ above s where a row has "
+        "both), one y-scale per quantity ({band}). What each method records:"
+    ),
+    "equilibrium": (
+        "s (solid) against s_eq (dashed), the value s would settle at for the current batch loss if the loss "
+        "held still, for the rows whose method records both. s_eq follows each batch's noisy loss, so the dashed "
+        "line is its exponential running mean over ~{span} steps; one y-scale ({band}). Each method's s and s_eq:"
+    ),
+}
+"""What each figure shows, said beside it: the figures' own titles stay short."""
+FIGURE_SECTION = {
     "test_accuracy": "Test accuracy per epoch",
     "weights": "Effective task weights",
     "sigma_trajectories": "sigma and s trajectories",
     "equilibrium": "s against its equilibrium",
 }
+DEFINED = {"sigma_trajectories": ("sigma", "s"), "equilibrium": ("s", "s_eq")}
+"""The recorded values each method defines in its own way, listed beside these figures."""
+
+
+def _definitions(report: Report, name: str) -> list[str]:
+    """Per method, what the values a figure draws are for it (the panels say only σ, s, s_eq)."""
+    found: dict[str, str] = {}
+    for run in report.runs:
+        labels = (run.result.get("trajectory") or {}).get("labels") or {}
+        shown = [labels[n] for n in DEFINED.get(name, ()) if n in labels]
+        if shown:
+            found.setdefault(str(run.result["config"]["weighting"]["name"]), "; ".join(shown))
+    return [*(f"- {method}: {text}" for method, text in sorted(found.items())), ""] if found else []
 
 
 def _figure(report: Report, name: str, alt: str) -> list[str]:
     paths = report.figures.get(name)
-    return [f"![{alt}]({paths[0].name})", ""] if paths else []
+    if not paths:
+        return []
+    baselines = " / ".join(sorted(set(report.paired["baseline"]))) if not report.paired.empty else ""
+    note = FIGURE_TEXT[name].format(
+        min_span=MIN_SPAN, baselines=baselines, band=BAND, log_span=LOG_SPAN, span=EQUILIBRIUM_SPAN
+    )
+    return [note, "", *_definitions(report, name), f"![{alt}]({paths[0].name})", ""]
 
 
 def _header(report: Report, sweeps: Sequence[Path]) -> list[str]:
@@ -181,20 +235,8 @@ def _replication(report: Report) -> list[str]:
 
 def _figures(report: Report) -> list[str]:
     lines = ["## Figures", ""]
-    for name, alt in FIGURE_TEXT.items():
-        if name == "equilibrium" and name in report.figures:
-            lines += [
-                "The equilibrium s_eq is where s would settle for the current batch loss if the loss held still "
-                "(each method records its own; see the panel titles). The dashed lines are a running mean of it.",
-                "",
-            ]
+    for name, alt in FIGURE_SECTION.items():
         lines += _figure(report, name, alt)
-    lines += [
-        f"Every panel of one quantity shares one y-scale; the weights are drawn on a log scale when they span more "
-        f"than {LOG_SPAN:g}× (the figure's title says so). The σ/s and equilibrium figures show only the rows "
-        "whose method records those values.",
-        "",
-    ]
     return lines
 
 

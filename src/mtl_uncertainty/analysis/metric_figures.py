@@ -1,8 +1,9 @@
 """Figures of the measured results: test accuracy per epoch, final metrics per row, differences from the baseline.
 
 The final metrics are drawn as the seeds themselves with the mean and its 95% CI, and every axis
-states its range in its title, so that a zoomed axis cannot make noise look like an effect; the
+states its range under it, so that a zoomed axis cannot make noise look like an effect; the
 differences from the baseline, with their CIs against 0, are what tells an effect from noise.
+What each figure shows in full is said beside it in report.md.
 """
 
 from __future__ import annotations
@@ -16,19 +17,42 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from .plotting import BAND, band, save, share_y
+from .plotting import (
+    PANEL_HEIGHT,
+    PANEL_WIDTH,
+    TEXT_SIZE,
+    TITLE_HEIGHT,
+    band,
+    figure,
+    label_edges,
+    legend_below,
+    legend_rows,
+    panel_title,
+    save,
+    share_y,
+    text_width,
+)
 from .runs import Run
 from .tables import METRICS
 
-ACCURACIES = {"acc_cls3": "3-class test accuracy", "acc_cls10": "10-class test accuracy"}
+ACCURACIES = {"acc_cls3": "3-class", "acc_cls10": "10-class"}
 LINE_STYLES = ("-", "--", "-.", ":")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
 MIN_SPAN = 0.05
 """The final-metrics axes span at least this fraction of their values (5%: 0.05 around an accuracy of 1)."""
+ROW_HEIGHT = 0.25
+"""Inches per row of the final-metrics and differences panels."""
+ROW_MARGIN = 1.0
+"""Rows of space above the top row and below the bottom one, so that no point sits on the frame."""
+ROWS_DECORATION = 1.0
+"""Inches of such a panel's two-line title, tick labels and x label."""
 
 
-def _style(i: int) -> tuple[str, str]:
+def _look(i: int) -> dict[str, str]:
+    """Row `i`'s colour, line style and marker: distinct for the first len(colours) × len(LINE_STYLES) rows."""
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    return colors[i % len(colors)], LINE_STYLES[(i // len(colors)) % len(LINE_STYLES)]
+    style = LINE_STYLES[(i // len(colors)) % len(LINE_STYLES)]
+    return {"color": colors[i % len(colors)], "linestyle": style, "marker": MARKERS[i % len(MARKERS)]}
 
 
 def _history(runs: Sequence[Run], metric: str) -> np.ndarray:
@@ -43,22 +67,23 @@ def test_accuracy_per_epoch(
     """Test accuracy after every epoch: one line per row, one panel per group and accuracy, one y-scale each."""
     groups = list(dict.fromkeys(group for _, group, _ in cells))
     rows = list(dict.fromkeys(row for row, _, _ in cells))
-    fig, axes = plt.subplots(len(groups), 2, figsize=(12, 3.6 * len(groups)), squeeze=False)
+    fig, axes = figure(len(groups), len(ACCURACIES), legend_rows(rows, len(ACCURACIES) * PANEL_WIDTH))
     drawn: dict[str, list[np.ndarray]] = {m: [] for m in ACCURACIES}
     for row, group, runs in cells:
-        color, style = _style(rows.index(row))
         for ax, metric in zip(axes[groups.index(group)], ACCURACIES):
             values = _history(runs, metric)
-            band(ax, np.arange(1, values.shape[1] + 1), values, color, row, style, alpha=0.08)
+            band(ax, np.arange(1, values.shape[1] + 1), values, row, alpha=0.08, **_look(rows.index(row)))
             drawn[metric].append(values)
+    epochs = max((v.shape[1] for v in drawn["acc_cls3"]), default=1)
     for col, (metric, name) in enumerate(ACCURACIES.items()):
         share_y(axes[:, col], drawn[metric])
         for ax, group in zip(axes[:, col], groups):
-            ax.set(title=f"{name}, {group}" if group else name, xlabel="epoch", ylabel="accuracy")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    handles = [Line2D([], [], color=_style(i)[0], linestyle=_style(i)[1], label=row) for i, row in enumerate(rows)]
-    axes[0][1].legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
-    return save(fig, f"Test accuracy after each epoch (one y-scale per accuracy; {BAND})", stem, formats)
+            panel_title(ax, f"{name}, {group}" if group else name)
+            ax.set_xlim(0.5, epochs + 0.5)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    label_edges([[ax] for ax in axes.ravel()], "epoch", "test accuracy", cols=len(ACCURACIES))
+    legend_below(fig, [Line2D([], [], label=row, markersize=4, **_look(i)) for i, row in enumerate(rows)])
+    return save(fig, "Test accuracy after each epoch", stem, formats)
 
 
 def _widen(ax, fraction: float = MIN_SPAN) -> None:
@@ -68,15 +93,30 @@ def _widen(ax, fraction: float = MIN_SPAN) -> None:
     if hi - lo < need:
         ax.set_xlim(centre - need / 2, centre + need / 2)
     ax.ticklabel_format(axis="x", useOffset=False)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
 
 
-def _range_title(name: str, ax) -> str:
+def _range_label(ax) -> str:
     lo, hi = ax.get_xlim()
-    return f"{name}\n(axis {lo:.4g} to {hi:.4g}: a span of {hi - lo:.3g})"
+    return f"axis {lo:.4g} to {hi:.4g} (span {hi - lo:.3g})"
 
 
-def _final_panel(ax, summary: pd.DataFrame, seeds: pd.DataFrame, metric: str) -> None:
-    y = np.arange(len(summary))[::-1]
+def _rows_figure(panels: int, labels: Sequence[str]):
+    """One panel per metric side by side, one line per row (its label beside the first panel), sized by both."""
+    height = max(PANEL_HEIGHT, ROW_HEIGHT * (len(labels) - 1 + 2 * ROW_MARGIN) + ROWS_DECORATION)
+    width = panels * PANEL_WIDTH + max(text_width(label) for label in labels)
+    fig, axes = plt.subplots(
+        1, panels, figsize=(width, height + TITLE_HEIGHT), squeeze=False, layout="constrained", sharey=True
+    )
+    y = np.arange(len(labels))[::-1]
+    axes[0][0].set_yticks(y, labels, fontsize=TEXT_SIZE)
+    axes[0][0].set_ylim(-ROW_MARGIN, len(labels) - 1 + ROW_MARGIN)
+    for ax in axes[0][1:]:
+        ax.tick_params(axis="y", labelleft=False)
+    return fig, axes[0], y
+
+
+def _final_panel(ax, summary: pd.DataFrame, seeds: pd.DataFrame, metric: str, y: np.ndarray) -> None:
     for pos, (_, row) in zip(y, summary.iterrows()):
         values = seeds.loc[seeds["cell"] == row["cell"], metric].dropna()
         ax.plot(values, np.full(len(values), pos), "o", color="tab:gray", alpha=0.6, markersize=4)
@@ -85,29 +125,30 @@ def _final_panel(ax, summary: pd.DataFrame, seeds: pd.DataFrame, metric: str) ->
             err = [[mean - row[f"{metric}.ci_lo"]], [row[f"{metric}.ci_hi"] - mean]]
             ax.errorbar(mean, pos, xerr=err, fmt="D", color="black", capsize=3, markersize=5)
         elif n == 1:
-            ax.annotate("n = 1, no CI", (mean, pos), xytext=(6, 4), textcoords="offset points", fontsize=7)
+            ax.annotate("n = 1, no CI", (mean, pos), xytext=(0, 5), textcoords="offset points", fontsize=7, ha="center")
     ax.margins(x=0.15)
-    ax.set_ylim(-0.8, len(summary) - 0.2)
     _widen(ax)
 
 
 def final_metrics(summary: pd.DataFrame, seeds: pd.DataFrame, stem: Path, formats: Sequence[str]) -> list[Path]:
     """Final test metrics per row: every seed, and the mean with its 95% CI (no CI below 2 seeds)."""
     metrics = [m for m in METRICS if summary[f"{m}.n"].max() > 0]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics) + 3, 0.42 * len(summary) + 3))
-    axes = np.atleast_1d(axes)
-    for i, (ax, metric) in enumerate(zip(axes, metrics)):
-        _final_panel(ax, summary, seeds, metric)
-        ax.set_yticks(np.arange(len(summary))[::-1], summary["cell"] if i == 0 else [""] * len(summary), fontsize=8)
+    fig, axes, y = _rows_figure(len(metrics), list(summary["cell"]))
+    for ax, metric in zip(axes, metrics):
+        _final_panel(ax, summary, seeds, metric, y)
         direction = "higher" if METRICS[metric][1] > 0 else "lower"
-        ax.set_title(_range_title(f"{METRICS[metric][0]} ({direction} is better)", ax), fontsize=9)
+        panel_title(ax, f"{METRICS[metric][0]}\n({direction} is better)")
+        ax.set_xlabel(_range_label(ax), fontsize=TEXT_SIZE)
         ax.grid(axis="x", alpha=0.3)
-    title = (
-        "Final test metrics per row: grey dots are seeds, black diamonds the mean with its 95% CI.\n"
-        f"Each axis spans its data, and at least {MIN_SPAN:.0%} of its values; its range is in its title. "
-        "differences.png shows each row against the baseline with the CI of the difference."
-    )
-    return save(fig, title, stem, formats)
+    return save(fig, "Final test metrics per row", stem, formats)
+
+
+def _difference(ax, r: pd.Series, pos: float) -> None:
+    """One comparison: filled where the difference is clear after Holm's correction, hollow where within noise."""
+    clear = str(r["verdict"]).startswith(("better", "worse"))
+    err = None if r["n"] < 2 else [[r["diff"] - r["ci_lo"]], [r["ci_hi"] - r["diff"]]]
+    face = "black" if clear else "white"
+    ax.errorbar(r["diff"], pos, xerr=err, fmt="o", color="black", mfc=face, capsize=3, markersize=5)
 
 
 def differences(paired: pd.DataFrame, stem: Path, formats: Sequence[str]) -> list[Path] | None:
@@ -116,26 +157,16 @@ def differences(paired: pd.DataFrame, stem: Path, formats: Sequence[str]) -> lis
         return None
     metrics = [m for m in METRICS if m in set(paired["metric"])]
     comparisons = list(dict.fromkeys(paired["cell"]))
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics) + 3, 0.42 * len(comparisons) + 2.2))
-    axes = np.atleast_1d(axes)
-    for i, (ax, metric) in enumerate(zip(axes, metrics)):
+    fig, axes, y = _rows_figure(len(metrics), comparisons)
+    for ax, metric in zip(axes, metrics):
         rows = paired[paired["metric"] == metric].set_index("cell")
-        for pos, cell in zip(np.arange(len(comparisons))[::-1], comparisons):
-            if cell not in rows.index:
-                continue
-            r = rows.loc[cell]
-            clear = str(r["verdict"]).startswith(("better", "worse"))
-            err = None if r["n"] < 2 else [[r["diff"] - r["ci_lo"]], [r["ci_hi"] - r["diff"]]]
-            face = "black" if clear else "white"
-            ax.errorbar(r["diff"], pos, xerr=err, fmt="o", color="black", mfc=face, capsize=3, markersize=5)
+        for pos, cell in zip(y, comparisons):
+            if cell in rows.index:
+                _difference(ax, rows.loc[cell], pos)
         ax.axvline(0, color="tab:red", linewidth=1)
-        ax.set_yticks(np.arange(len(comparisons))[::-1], comparisons if i == 0 else [""] * len(comparisons))
-        ax.tick_params(axis="y", labelsize=8)
+        ax.margins(x=0.1)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
         direction = "higher" if METRICS[metric][1] > 0 else "lower"
-        ax.set_title(f"{METRICS[metric][0]}: row − baseline\n({direction} is better)", fontsize=9)
-    baselines = sorted(set(paired["baseline"]))
-    title = (
-        f"Each row minus {' / '.join(baselines)} (its group's baseline), paired on seed: mean and 95% CI.\n"
-        "Red line: no difference. Filled: a clear difference after Holm's correction; hollow: within noise."
-    )
-    return save(fig, title, stem, formats)
+        panel_title(ax, METRICS[metric][0])
+        ax.set_xlabel(f"row − baseline ({direction} is better)", fontsize=TEXT_SIZE)
+    return save(fig, "Each row minus its group's baseline, paired on seed", stem, formats)

@@ -10,7 +10,16 @@ from scipy import stats as scipy_stats
 
 from mtl_uncertainty.analysis.compare import parse_selector, verdict
 from mtl_uncertainty.analysis.errors import BaselineError
-from mtl_uncertainty.analysis.stats import Estimate, estimate, holm, mean_ranks, paired, significant
+from mtl_uncertainty.analysis.stats import (
+    Estimate,
+    equivalent,
+    estimate,
+    holm,
+    mean_ranks,
+    paired,
+    significant,
+    tost,
+)
 
 T2 = 4.302652729911275  # t(0.975, df=2)
 
@@ -45,6 +54,49 @@ def test_paired_uses_the_same_pairs_for_difference_interval_and_p() -> None:
 def test_paired_with_no_spread_is_certain_either_way() -> None:
     assert paired([0.5, 0.6, 0.7], [0.5, 0.6, 0.7]).p == 1.0
     assert paired([0.75, 0.5, 0.25], [0.5, 0.25, 0.0]).p == 0.0
+
+
+def _scipy_tost(d: list[float], m: float) -> float:
+    above = scipy_stats.ttest_1samp([x + m for x in d], 0.0, alternative="greater").pvalue  # H0: mean ≤ −m
+    below = scipy_stats.ttest_1samp([x - m for x in d], 0.0, alternative="less").pvalue  # H0: mean ≥ +m
+    return max(above, below)
+
+
+def test_tost_is_the_larger_one_sided_p_and_small_when_clearly_equivalent() -> None:
+    a, b = [0.901, 0.899, 0.902, 0.898, 0.900], [0.900, 0.900, 0.900, 0.900, 0.900]
+    d = [x - y for x, y in zip(a, b)]
+    p = tost(a, b, 0.01)
+    assert p == pytest.approx(_scipy_tost(d, 0.01)) and p < 1e-4
+
+
+def test_tost_is_large_when_the_difference_is_near_or_beyond_the_margin() -> None:
+    a, b = [0.93, 0.90, 0.95, 0.91], [0.90, 0.90, 0.90, 0.90]  # mean +0.0225, spread 0.022
+    d = [x - y for x, y in zip(a, b)]
+    p = tost(a, b, 0.01)
+    assert p == pytest.approx(_scipy_tost(d, 0.01)) and p > 0.5
+    wide = tost(a, b, 0.2)
+    assert wide == pytest.approx(_scipy_tost(d, 0.2)) and wide < 0.05
+
+
+def test_tost_uses_the_same_pairs_as_the_difference_test() -> None:
+    a, b = [0.5, 0.7, math.nan, 0.9, 0.6], [0.49, 0.71, 0.3, math.nan, 0.6]
+    assert tost(a, b, 0.05) == pytest.approx(_scipy_tost([0.01, -0.01, 0.0], 0.05))
+    assert paired(a, b).diff.n == 3
+
+
+def test_tost_with_no_spread_or_too_few_pairs() -> None:
+    assert tost([0.5, 0.6, 0.7], [0.5, 0.6, 0.7], 0.01) == 0.0  # exactly equal: equivalent
+    assert tost([0.75, 0.5, 0.25], [0.5, 0.25, 0.0], 0.01) == 1.0  # exactly 0.25 apart: outside ±0.01
+    assert tost([0.75, 0.5, 0.25], [0.5, 0.25, 0.0], 0.5) == 0.0
+    assert math.isnan(tost([0.5], [0.5], 0.01)) and math.isnan(tost([0.5, math.nan], [0.5, 0.4], 0.01))
+    with pytest.raises(ValueError, match="margin"):
+        tost([0.5, 0.6], [0.5, 0.6], 0.0)
+
+
+def test_equivalent_needs_a_small_adjusted_tost_p_and_two_pairs() -> None:
+    assert equivalent(Estimate(0.001, 0.002, -0.001, 0.003, 5), 0.01)
+    assert not equivalent(Estimate(0.001, 0.002, -0.001, 0.003, 5), 0.05)
+    assert not equivalent(Estimate(0.001, math.nan, math.nan, math.nan, 1), 0.0)
 
 
 def test_holm_adjusts_step_down_keeps_order_and_skips_nan() -> None:

@@ -152,7 +152,7 @@ def test_paired_comparison_matches_a_hand_computed_paired_t_test(tmp_path: Path,
     assert row["n"] == 3 and row["diff"] == pytest.approx(mean) and row["baseline"] == "fixed"
     assert row["p"] == pytest.approx(p_paired(d))
     assert row["ci_lo"] == pytest.approx(mean - T975[2] * sd / math.sqrt(3))
-    assert row["verdict"].startswith("within noise")
+    assert row["verdict"].startswith("not shown either way")
     off = paired_rows.loc[("learnable, recon=false", "test.acc_cls3")]  # +0.00, +0.01, +0.03: consistent but tiny n
     assert off["diff"] == pytest.approx(0.04 / 3)
     mse = paired_rows.loc[("learnable, recon=true", "test.loss_recon")]
@@ -250,9 +250,90 @@ def test_verdicts_name_the_direction_of_clear_differences(tmp_path: Path, templa
     assert verdicts[("learnable", "test.acc_cls10")] == f"worse than fixed by 0.05 (Holm p = {holm_p})"
     assert verdicts[("learnable", "test.loss_recon")] == f"better than fixed by 0.05 (Holm p = {holm_p})"
     assert verdicts[("liebel", "test.loss_recon")] == f"worse than fixed by 0.05 (Holm p = {holm_p})"
-    assert verdicts[("liebel", "test.acc_cls3")].startswith("within noise")
+    assert verdicts[("liebel", "test.acc_cls3")].startswith("not shown either way")
     md = (tmp_path / "out" / "report.md").read_text()
     assert f"- learnable, test 10-class accuracy: worse than fixed by 0.05 (Holm p = {holm_p})." in md
+
+
+def p_tost(d: list[float], m: float) -> float:
+    """The paired TOST by hand: the larger one-sided p of H0 mean ≤ −m and of H0 mean ≥ +m."""
+    mean = sum(d) / len(d)
+    se = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1)) / math.sqrt(len(d))
+    return max(stats.t.sf((mean + m) / se, len(d) - 1), stats.t.cdf((mean - m) / se, len(d) - 1))
+
+
+def _equivalence_sweep(sweep: Path, templates: dict) -> dict[str, list[float]]:
+    """learnable − fixed per seed: 3-class tiny (equivalent), 10-class −0.002 ± 0.0002 (worse and within the
+    margin), MSE ±0.03 (neither)."""
+    d = {
+        "acc_cls3": [0.001, -0.001, 0.0005, -0.0005],
+        "acc_cls10": [-0.0022, -0.0018, -0.0021, -0.0019],
+        "loss_recon": [0.03, -0.03, 0.02, -0.02],
+    }
+    for seed in range(4):
+        base = {"acc_cls10": 0.80 + 0.01 * seed, "loss_recon": 0.30 + 0.01 * seed}
+        write(sweep, f"f/{seed}", result(templates, "fixed", True, seed, 0.90 + 0.01 * seed, **base))
+        moved = {k: base[k] + d[k][seed] for k in base}
+        write(
+            sweep,
+            f"l/{seed}",
+            result(templates, "learnable", True, seed, 0.90 + 0.01 * seed + d["acc_cls3"][seed], **moved),
+        )
+    return d
+
+
+def test_equivalence_is_a_tost_within_the_margin_with_its_own_holm_correction(tmp_path: Path, templates: dict) -> None:
+    d = _equivalence_sweep(tmp_path / "sweep", templates)
+    report = make_report([tmp_path / "sweep"], tmp_path / "out")
+    rows = report.paired.set_index("metric")
+    margins = {"test.acc_cls3": 0.01, "test.acc_cls10": 0.01, "test.loss_recon": 0.02}
+    for metric, m in margins.items():
+        assert rows.loc[metric, "margin"] == m
+        assert rows.loc[metric, "p_tost"] == pytest.approx(p_tost(d[metric.removeprefix("test.")], m))
+    assert report.paired["p_tost_holm"].tolist() == pytest.approx(holm(report.paired["p_tost"].tolist()))
+    assert report.paired["p_holm"].tolist() == pytest.approx(holm(report.paired["p"].tolist()))
+    tost_holm = rows["p_tost_holm"]
+    assert rows.loc["test.acc_cls3", "verdict"] == (
+        f"equivalent within ±0.01 (TOST Holm p = {tost_holm['test.acc_cls3']:.2g})"
+    )
+    assert rows.loc["test.acc_cls10", "verdict"] == (
+        f"worse than fixed by 0.002, within ±0.01 (Holm p = {rows.loc['test.acc_cls10', 'p_holm']:.2g}; "
+        f"TOST Holm p = {tost_holm['test.acc_cls10']:.2g})"
+    )
+    assert rows.loc["test.loss_recon", "verdict"].startswith("not shown either way (Holm p = ")
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "within noise" not in md
+    assert "| equivalence margin | TOST p (Holm) | verdict |" in md and "| ±0.02 |" in md
+    assert "paired TOST (two one-sided t-tests)" in md
+    assert "Equivalence margins m: 3-class accuracy ±0.01, 10-class accuracy ±0.01, reconstruction MSE ±0.02." in md
+    assert "- 1 of 3 comparisons are not shown either way" in md
+    assert "- learnable, test 3-class accuracy: equivalent within ±0.01" in md
+
+
+def test_margins_are_chosen_per_metric_in_make_report_and_on_the_command_line(tmp_path: Path, templates: dict) -> None:
+    _equivalence_sweep(tmp_path / "sweep", templates)
+    report = make_report([tmp_path / "sweep"], tmp_path / "out", margins={"acc_cls3": 0.0005})
+    rows = report.paired.set_index("metric")
+    assert rows["margin"].to_dict() == {"test.acc_cls3": 0.0005, "test.acc_cls10": 0.01, "test.loss_recon": 0.02}
+    assert rows.loc["test.acc_cls3", "verdict"].startswith("not shown either way")
+    assert "Set with `--margin`" in (tmp_path / "out" / "report.md").read_text()
+    cli = [sys.executable, str(REPORT), str(tmp_path / "sweep"), "--out", str(tmp_path / "cli")]
+    proc = subprocess.run([*cli, "--margin", "acc_cls10=0.001"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "equivalent within ±0.01" in proc.stdout and "worse than fixed by 0.002 (Holm p" in proc.stdout
+    proc = subprocess.run([*cli, "--margin", "acc_cls10=-1"], capture_output=True, text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "is not a margin above 0" in proc.stderr
+
+
+def test_holm_scope_counts_only_comparisons_with_two_paired_seeds(tmp_path: Path, templates: dict) -> None:
+    sweep = tmp_path / "sweep"
+    write(sweep, "f", result(templates, "fixed", True, 0, 0.90))
+    write(sweep, "l", result(templates, "learnable", True, 0, 0.91))
+    report = make_report([sweep], tmp_path / "out")
+    assert set(report.paired["verdict"]) == {"too few paired seeds to tell"}
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "over all 0 comparisons" not in md and "No comparison has 2 paired seeds" in md
 
 
 def test_holm_adjusts_step_down_and_leaves_nan_out() -> None:
@@ -574,7 +655,8 @@ def test_cli_reports_the_newest_sweep_made_by_the_suite(tmp_path: Path, syntheti
         assert proc.returncode == 0, proc.stderr[-2000:]
     proc = subprocess.run([sys.executable, str(REPORT)], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "| learnable | true |" in proc.stdout and "within noise" in proc.stdout
+    assert "| learnable | true |" in proc.stdout and "within noise" not in proc.stdout
+    assert "not shown either way" in proc.stdout or "equivalent within" in proc.stdout
     out = tmp_path / "multirun" / "newer" / "report"
     assert (out / "report.md").exists() and not (tmp_path / "multirun" / "older" / "report").exists()
     assert len((out / "results.csv").read_text().splitlines()) == 1 + 8

@@ -25,6 +25,7 @@ class Report:
     baselines: dict[str, CellBaseline]  # how each cell's Δm% baselines were found
     paired: pd.DataFrame
     baseline: str  # the --baseline selector
+    margins: dict[str, float]  # the TOST's equivalence margin per metric (acc_cls3, acc_cls10, loss_recon)
     selected: pd.DataFrame
     replication: pd.DataFrame
     figures: dict[str, list[Path]] = field(default_factory=dict)  # figure name → its files, first one linked

@@ -118,7 +118,7 @@ def selected_display(selected: pd.DataFrame, others: Sequence[str]) -> pd.DataFr
 
 
 def paired_display(paired: pd.DataFrame) -> pd.DataFrame:
-    """The paired comparisons: difference, CI, raw and Holm-adjusted p, verdict."""
+    """The paired comparisons: difference, CI, raw and Holm-adjusted p, the margin and TOST Holm p, verdict."""
     out = pd.DataFrame({"row": paired["row"]})
     if paired["group"].astype(bool).any():
         out["group"] = paired["group"]
@@ -131,6 +131,8 @@ def paired_display(paired: pd.DataFrame) -> pd.DataFrame:
     ]
     out["p (paired t)"] = [num(p, 3) for p in paired["p"]]
     out["Holm p"] = [num(p, 3) for p in paired["p_holm"]]
+    out["equivalence margin"] = [f"±{m:g}" for m in paired["margin"]]
+    out["TOST p (Holm)"] = [num(p, 3) for p in paired["p_tost_holm"]]
     out["verdict"] = paired["verdict"]
     return out
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .cells import axis_name
+from .compare import DEFAULT_MARGINS
 from .contents import Report
 from .delta import CellBaseline
 from .displays import markdown, paired_display, replication_display, selected_display
@@ -109,20 +110,50 @@ def _selected(report: Report) -> list[str]:
     ]
 
 
+SHOWN = ("better", "worse", "equivalent")
+"""How the verdicts that claim something start (a difference, equivalence within the margin, or both)."""
+
+
 def _plain_summary(paired: pd.DataFrame) -> list[str]:
-    clear = paired[paired["verdict"].str.startswith(("better", "worse"))]
+    shown = paired[paired["verdict"].str.startswith(SHOWN)]
     short = paired[paired["verdict"].str.startswith("too few")]
-    out = [f"- {r.cell}, test {METRICS[r.metric][0]}: {r.verdict}." for r in clear.itertuples()]
-    rest = len(paired) - len(clear) - len(short)
+    out = [f"- {r.cell}, test {METRICS[r.metric][0]}: {r.verdict}." for r in shown.itertuples()]
     if len(short):
         out.append(f"- {len(short)} of {len(paired)} comparisons have fewer than 2 paired seeds: no verdict.")
+    rest = len(paired) - len(shown) - len(short)
     if rest:
-        every = "Every" if not len(clear) else "Every other"
         out.append(
-            f"- {every} difference ({rest} of {len(paired)}) is within noise: after Holm's correction it is not "
-            "clearly different from 0, so these runs do not show that the row is better or worse than the baseline."
+            f"- {rest} of {len(paired)} comparisons are not shown either way: after Holm's correction the difference "
+            "is not clearly away from 0, and the TOST does not place it within its margin. These runs show neither "
+            "that the row differs from the baseline nor that it matches it."
         )
     return out
+
+
+def _holm_scope(paired: pd.DataFrame) -> str:
+    """Over how many comparisons Holm's correction ran: those with a p-value (2 or more paired seeds)."""
+    tested = int(paired["p"].notna().sum())
+    if tested == 0:
+        return "No comparison has 2 paired seeds, so none has a p-value and Holm's correction has nothing to correct."
+    if tested == 1:
+        return "Holm's correction runs over the 1 comparison with 2 or more paired seeds (it changes nothing)."
+    return f"Holm's correction runs over the {tested} comparisons of this report with 2 or more paired seeds."
+
+
+def _margins_text(margins: dict[str, float]) -> str:
+    used = ", ".join(f"{METRICS[f'test.{k}'][0]} ±{v:g}" for k, v in margins.items())
+    defaults = "one accuracy point; about 5% of the MSE"
+    origin = (
+        f"These are the defaults ({defaults}); `--margin metric=m[,...]` changes them."
+        if margins == DEFAULT_MARGINS
+        else "Set with `--margin`; the defaults are "
+        + ", ".join(f"{k} ±{v:g}" for k, v in DEFAULT_MARGINS.items())
+        + f" ({defaults})."
+    )
+    return (
+        f"Equivalence margins m: {used}. {origin} A margin says how large a difference would matter; it is chosen "
+        "before the results are seen, never fitted to them."
+    )
 
 
 def _paired(report: Report) -> list[str]:
@@ -133,9 +164,18 @@ def _paired(report: Report) -> list[str]:
         *head,
         f"Baseline: `--baseline {report.baseline}`. Each row is matched with its group's baseline row on seed; the "
         "table gives the mean difference (row − baseline), its 95% CI and a paired t-test's p-value, computed on "
-        "the same pairs (a seed missing on either side is dropped first), then Holm's correction over all "
-        f"{int(report.paired['p'].notna().sum())} comparisons of this report. The verdict says better or worse only "
-        "where the Holm-adjusted p is below 0.05 and the CI excludes 0. For the MSE, lower is better.",
+        f"the same pairs (a seed missing on either side is dropped first). {_holm_scope(report.paired)} "
+        "Equivalence is tested on the same pairs with the paired TOST (two one-sided t-tests): its null hypothesis "
+        "is that the mean difference is at least the margin m away from 0, and its p-value is the larger of the "
+        "one-sided p-values of “mean ≤ −m” and “mean ≥ +m”, so a small p shows the difference lies within ±m. "
+        "The TOST p-values get their own Holm correction over the same comparisons.",
+        "",
+        _margins_text(report.margins),
+        "",
+        "The verdict says better or worse only where the Holm-adjusted p is below 0.05 and the CI excludes 0, "
+        "equivalent within ±m only where the TOST's Holm-adjusted p is below 0.05 (both where both hold), and "
+        "otherwise “not shown either way”: a difference test that finds nothing is no evidence that the two are "
+        "the same. For the MSE, lower is better.",
         "",
         markdown(paired_display(report.paired)),
         "",

@@ -6,12 +6,12 @@ results.csv, summary.csv, summary.tex and the figures into `out_dir`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import figures, metric_figures
 from .cells import find_axes, label_runs, per_seed, split_axes
-from .compare import DEFAULT_BASELINE, baseline_cells, paired_table, parse_selector
+from .compare import DEFAULT_BASELINE, baseline_cells, margins_for, paired_table, parse_selector
 from .contents import Report
 from .copies import drop_copies
 from .delta import add_single_task_rows
@@ -60,12 +60,18 @@ def _figures(report: Report, formats: Sequence[str]) -> dict[str, list[Path]]:
 
 
 def make_report(
-    sweeps: Sequence[Path], out_dir: Path, baseline: str = DEFAULT_BASELINE, formats: Sequence[str] = FORMATS
+    sweeps: Sequence[Path],
+    out_dir: Path,
+    baseline: str = DEFAULT_BASELINE,
+    formats: Sequence[str] = FORMATS,
+    margins: Mapping[str, float] | None = None,
 ) -> Report:
     """Read the sweeps' result.json files and write every table and figure into `out_dir`.
 
-    `baseline`: the `--baseline` selector of the paired comparisons; `formats`: the figures' file formats.
+    `baseline`: the `--baseline` selector of the paired comparisons; `formats`: the figures' file formats;
+    `margins`: equivalence margins by metric (`acc_cls3`, `acc_cls10`, `loss_recon`), the others keep their default.
     """
+    margins = margins_for(margins)
     runs, excluded = _load(sweeps)
     selector = parse_selector(baseline)
     table = runs_table(runs)
@@ -76,12 +82,25 @@ def make_report(
     summary, how = summary_table(every_seed, others)
     seeds = every_seed[~every_seed["baseline_only"]].drop(columns="baseline_only")
     required = baseline != DEFAULT_BASELINE  # the default may simply not be among the runs
-    paired = paired_table(seeds, baseline_cells(summary, table, selector, required))
+    paired = paired_table(seeds, baseline_cells(summary, table, selector, required), margins)
     replication = replication_table(table)
     selected = select_on_validation(summary)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = Report(
-        out_dir, runs, excluded, table, axes, others, seeds, summary, how, paired, baseline, selected, replication
+        out_dir,
+        runs,
+        excluded,
+        table,
+        axes,
+        others,
+        seeds,
+        summary,
+        how,
+        paired,
+        baseline,
+        margins,
+        selected,
+        replication,
     )
     report.figures = _figures(report, formats)
     table.to_csv(out_dir / "results.csv", index=False)

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -340,6 +341,60 @@ def test_holm_adjusts_step_down_and_leaves_nan_out() -> None:
     assert holm([0.01, 0.04, 0.03, math.nan]) == pytest.approx([0.03, 0.06, 0.06, math.nan], nan_ok=True)
     assert holm([0.02, 0.9]) == pytest.approx([0.04, 0.9])
     assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def _with_s(r: dict, off: float) -> dict:
+    """`r` with s = 0 and s_eq = `off` at every recorded step of every active task."""
+    traj = r["trajectory"]
+    n = len(traj["step"])
+    traj["values"]["s"] = {t: [0.0] * n for t in traj["tasks"]}
+    traj["values"]["s_eq"] = {t: [off] * n for t in traj["tasks"]}
+    return r
+
+
+def test_the_equilibrium_table_counts_runs_per_cell_and_task(tmp_path: Path, templates: dict) -> None:
+    sweep = tmp_path / "sweep"
+    for recon in (True, False):
+        for seed, off in enumerate([0.0, 0.05, 1.0]):  # the third run ends 1.0 away from s_eq
+            write(sweep, f"l/{recon}/{seed}", _with_s(result(templates, "learnable", recon, seed, 0.9), off))
+            write(sweep, f"f/{recon}/{seed}", result(templates, "fixed", recon, seed, 0.9))
+    report = make_report([sweep], tmp_path / "out")
+    first = templates[("learnable", True)]["trajectory"]["step"][0]
+    eq = report.equilibrium
+    assert set(eq["cell"]) == {"learnable, recon=true", "learnable, recon=false"}  # fixed records no s
+    assert eq[["cell", "task", "runs", "reached"]].values.tolist() == [  # in the main table's order
+        ["learnable, recon=false", "cls3", 3, 2],
+        ["learnable, recon=false", "cls10", 3, 2],
+        ["learnable, recon=true", "cls3", 3, 2],
+        ["learnable, recon=true", "cls10", 3, 2],
+        ["learnable, recon=true", "recon", 3, 2],
+    ]
+    assert (eq["from_step_median"] == first).all() and (eq["delta"] == 0.1).all() and (eq["window_steps"] == 100).all()
+    written = pd.read_csv(tmp_path / "out" / "equilibrium.csv")
+    assert written[["cell", "task", "reached"]].values.tolist() == eq[["cell", "task", "reached"]].values.tolist()
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "## s and its equilibrium" in md and "δ = 0.1" in md and "w = 100 training steps" in md
+    assert f"| learnable | recon=false | reached 2/3, median from step {first} | reached 2/3, median" in md
+    assert md.count("| — |") >= 1  # no reconstruction with recon=false
+    assert "Options: `--baseline weighting=fixed --margin acc_cls3=0.01,acc_cls10=0.01,loss_recon=0.02" in md
+    wide = make_report([sweep], tmp_path / "wide", eq_delta=2.0, eq_window=10)
+    assert (wide.equilibrium["reached"] == 3).all() and (wide.equilibrium["window_steps"] == 10).all()
+    assert "--eq-delta 2 --eq-window 10" in (tmp_path / "wide" / "report.md").read_text()
+    proc = subprocess.run(
+        [sys.executable, str(REPORT), str(sweep), "--out", str(tmp_path / "cli"), "--eq-delta", "-1"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and "--eq-delta -1.0" in proc.stderr
+
+
+def test_without_s_the_equilibrium_section_says_so(tmp_path: Path, templates: dict) -> None:
+    sweep = tmp_path / "sweep"
+    for seed in range(2):
+        write(sweep, f"f/{seed}", result(templates, "fixed", True, seed, 0.9))
+    report = make_report([sweep], tmp_path / "out")
+    assert report.equilibrium.empty and (tmp_path / "out" / "equilibrium.csv").exists()
+    assert "No run here records s and s_eq" in (tmp_path / "out" / "report.md").read_text()
 
 
 # Many methods: rows, Δm%, ranks, baselines, validation selection.

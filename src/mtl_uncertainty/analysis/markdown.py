@@ -11,7 +11,7 @@ from .cells import axis_name
 from .compare import DEFAULT_MARGINS
 from .contents import Report
 from .delta import CellBaseline
-from .displays import markdown, paired_display, replication_display, selected_display
+from .displays import equilibrium_display, markdown, paired_display, replication_display, selected_display
 from .plotting import LOG_SPAN
 from .tables import METRICS
 
@@ -28,6 +28,15 @@ def _figure(report: Report, name: str, alt: str) -> list[str]:
     return [f"![{alt}]({paths[0].name})", ""] if paths else []
 
 
+def _options(report: Report) -> str:
+    """The options this report was made with, as the command line spells them."""
+    margins = ",".join(f"{k}={v:g}" for k, v in report.margins.items())
+    return (
+        f"`--baseline {report.baseline} --margin {margins} --eq-delta {report.rule.delta:g} "
+        f"--eq-window {report.rule.window}`"
+    )
+
+
 def _header(report: Report, sweeps: Sequence[Path]) -> list[str]:
     devices = sorted({str(g) for g in report.table["gpu"].dropna()} or {"CPU"})
     counts = pd.Series([e.status for e in report.excluded]).value_counts().to_dict() if report.excluded else {}
@@ -38,6 +47,8 @@ def _header(report: Report, sweeps: Sequence[Path]) -> list[str]:
         "",
         f"Sweeps: {', '.join(f'`{s}`' for s in sweeps)}. Runs used: {len(report.runs)}{left}. "
         f"Device: {', '.join(devices)}.",
+        "",
+        f"Options: {_options(report)} (each is explained in its section).",
         "",
         "Each row is a method with the settings that vary within it; "
         + (f"the other axes that vary ({others}) are columns. " if others else "no other axis varies. ")
@@ -185,6 +196,27 @@ def _paired(report: Report) -> list[str]:
     ]
 
 
+def _equilibrium(report: Report) -> list[str]:
+    head = ["## s and its equilibrium", ""]
+    if report.equilibrium.empty:
+        return [*head, "No run here records s and s_eq (fixed weights do not): nothing to show.", ""]
+    delta, window = report.rule.delta, report.rule.window
+    return [
+        *head,
+        "For the rows whose method records s and s_eq, the value s would settle at for that step's loss "
+        "(result.json `trajectory.values`). s_eq follows each batch's noisy loss, so it is smoothed first: a "
+        f"trailing running mean over the last w = {window} training steps (the last ⌈w / every⌉ recorded points, "
+        "fewer at the start; the dashed line of the equilibrium figure). A run reached the equilibrium if "
+        f"|s − smoothed s_eq| ≤ δ = {delta:g} at its last recorded step; its from-step is the first step of the "
+        "final uninterrupted stretch of recorded points within δ. Each entry gives how many runs reached it (of the "
+        "runs that record s and s_eq for the task) and the median from-step over those that did; — : the task is "
+        "not active or not recorded. `--eq-delta` and `--eq-window` change δ and w.",
+        "",
+        markdown(equilibrium_display(report.equilibrium)),
+        "",
+    ]
+
+
 def _replication(report: Report) -> list[str]:
     rep = report.replication
     if rep.empty:
@@ -235,6 +267,6 @@ def _left_out(report: Report) -> list[str]:
 def render(report: Report, sweeps: Sequence[Path]) -> str:
     """The text of report.md."""
     lines = _header(report, sweeps)
-    for part in (_main, _selected, _paired, _replication, _figures, _left_out):
+    for part in (_main, _selected, _paired, _equilibrium, _replication, _figures, _left_out):
         lines += part(report)
     return "\n".join(lines) + "\n"

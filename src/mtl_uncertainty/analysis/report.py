@@ -1,7 +1,7 @@
 """The report: tables (Markdown, CSV, LaTeX) and figures for one or more sweeps.
 
 `make_report(sweeps, out_dir)` reads only the runs' result.json files and writes report.md,
-results.csv, summary.csv, summary.tex and the figures into `out_dir`.
+results.csv, summary.csv, summary.tex, equilibrium.csv and the figures into `out_dir`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from .contents import Report
 from .copies import drop_copies
 from .delta import add_single_task_rows
 from .displays import latex, summary_display
+from .equilibrium import DEFAULT_DELTA, DEFAULT_WINDOW, Rule, equilibrium_table
 from .errors import NoRunsError
 from .markdown import render
 from .replication import replication_table
@@ -54,7 +55,7 @@ def _figures(report: Report, formats: Sequence[str]) -> dict[str, list[Path]]:
         ),
         "weights": figures.weight_trajectories(labelled, out / "weights", formats),
         "sigma_trajectories": figures.value_trajectories(labelled, out / "sigma_trajectories", formats),
-        "equilibrium": figures.equilibrium(labelled, out / "equilibrium", formats),
+        "equilibrium": figures.equilibrium(labelled, out / "equilibrium", formats, report.rule.window),
     }
     return {name: paths for name, paths in made.items() if paths}
 
@@ -65,13 +66,16 @@ def make_report(
     baseline: str = DEFAULT_BASELINE,
     formats: Sequence[str] = FORMATS,
     margins: Mapping[str, float] | None = None,
+    eq_delta: float = DEFAULT_DELTA,
+    eq_window: int = DEFAULT_WINDOW,
 ) -> Report:
     """Read the sweeps' result.json files and write every table and figure into `out_dir`.
 
     `baseline`: the `--baseline` selector of the paired comparisons; `formats`: the figures' file formats;
-    `margins`: equivalence margins by metric (`acc_cls3`, `acc_cls10`, `loss_recon`), the others keep their default.
+    `margins`: equivalence margins by metric (`acc_cls3`, `acc_cls10`, `loss_recon`), the others keep their default;
+    `eq_delta`, `eq_window`: δ and w (steps) of the equilibrium table (`equilibrium`).
     """
-    margins = margins_for(margins)
+    margins, rule = margins_for(margins), Rule(eq_delta, eq_window)
     runs, excluded = _load(sweeps)
     selector = parse_selector(baseline)
     table = runs_table(runs)
@@ -85,6 +89,7 @@ def make_report(
     paired = paired_table(seeds, baseline_cells(summary, table, selector, required), margins)
     replication = replication_table(table)
     selected = select_on_validation(summary)
+    equilibrium = equilibrium_table(table, runs, list(summary["cell"]), rule)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = Report(
         out_dir,
@@ -101,10 +106,13 @@ def make_report(
         margins,
         selected,
         replication,
+        rule,
+        equilibrium,
     )
     report.figures = _figures(report, formats)
     table.to_csv(out_dir / "results.csv", index=False)
     summary.to_csv(out_dir / "summary.csv", index=False)
+    equilibrium.to_csv(out_dir / "equilibrium.csv", index=False)
     (out_dir / "summary.tex").write_text(latex(summary_display(summary, others)))
     (out_dir / "report.md").write_text(render(report, sweeps))
     return report

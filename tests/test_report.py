@@ -23,6 +23,7 @@ from scipy import stats
 from mtl_uncertainty.analysis import BaselineError, NoRunsError, make_report, newest_sweep
 from mtl_uncertainty.analysis.cells import find_axes
 from mtl_uncertainty.analysis.stats import holm, paired
+from mtl_uncertainty.analysis.tables import csv_precision
 from mtl_uncertainty.run import run
 from tests.conftest import REPO, compose_cfg, run_cli, tiny_overrides
 
@@ -630,6 +631,40 @@ def test_every_output_file_is_written_and_not_empty(tmp_path: Path, templates: d
     assert "| weighting | recon | source 3-class |" in md and "| learnable | true | 0.9669 |" in md
     assert r"\begin{tabular}" in (out / "summary.tex").read_text()
     assert len((out / "results.csv").read_text().splitlines()) == 1 + 12
+
+
+def test_summary_csv_keeps_the_precision_measured_not_float32_noise(tmp_path: Path, templates: dict) -> None:
+    sweep = tmp_path / "sweep"
+    for seed in range(2):  # values as a float32 run writes them
+        write(
+            sweep,
+            f"f/{seed}",
+            result(templates, "fixed", True, seed, 0.9520000219345093, loss_recon=0.4999179244041443),
+        )
+    report = make_report([sweep], tmp_path / "out")
+    assert report.summary.loc[0, "test.acc_cls3.mean"] == pytest.approx(0.9520000219345093, abs=1e-12)
+    written = pd.read_csv(tmp_path / "out" / "summary.csv").iloc[0]
+    assert written["test.acc_cls3.mean"] == 0.952 and written["test.acc_cls10.mean"] == 0.852
+    assert written["test.loss_recon.mean"] == 0.49992 and written["test.acc_cls3.n"] == 2
+    assert "0.9520000219345093" not in (tmp_path / "out" / "summary.csv").read_text()
+
+
+def test_csv_precision_rounds_each_kind_of_number_as_documented() -> None:
+    df = pd.DataFrame(
+        {
+            "test.acc_cls3.ci_lo": [0.94349999],
+            "val.loss_recon.mean": [0.123456789],
+            "val.objective.mean": [0.4375123],
+            "delta_m.mean": [-1.234567],
+            "rank.mean": [1.6666667],
+            "p": [0.000123456],
+            "p_tost_holm": [math.nan],
+            "n": [3],
+        }
+    )
+    row = csv_precision(df).iloc[0]
+    assert row.drop("p_tost_holm").tolist() == [0.9435, 0.12346, 0.43751, -1.235, 1.667, 0.000123, 3]
+    assert math.isnan(row["p_tost_holm"])
 
 
 def test_broken_partial_and_diverged_runs_are_listed_and_left_out(tmp_path: Path, templates: dict) -> None:

@@ -22,7 +22,7 @@ from .markdown import render
 from .replication import replication_table
 from .runs import Excluded, Run, load_runs, runs_table
 from .selection import select_on_validation
-from .tables import summary_table
+from .tables import csv_precision, summary_table
 
 FORMATS = ("png",)
 
@@ -111,7 +111,7 @@ def make_report(
     )
     report.figures = _figures(report, formats)
     table.to_csv(out_dir / "results.csv", index=False)
-    summary.to_csv(out_dir / "summary.csv", index=False)
+    csv_precision(summary).to_csv(out_dir / "summary.csv", index=False)
     equilibrium.to_csv(out_dir / "equilibrium.csv", index=False)
     (out_dir / "summary.tex").write_text(latex(summary_display(summary, others)))
     (out_dir / "report.md").write_text(render(report, sweeps))

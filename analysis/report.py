@@ -3,9 +3,11 @@
     python analysis/report.py                                     # the newest sweep with results under multirun/
     python analysis/report.py multirun/ablation multirun/other --out reports/ablation
     python analysis/report.py --baseline weighting=fixed,weights.recon=0.5 --format png,pdf
+    python analysis/report.py --margin acc_cls10=0.005,loss_recon=0.01       # narrower equivalence margins
+    python analysis/report.py --eq-delta 0.05 --eq-window 200             # a stricter equilibrium table
 
 Prints the main table and the paired comparisons, and writes report.md, results.csv, summary.csv,
-summary.tex and the figures into the output folder (default: report/ inside the first sweep).
+summary.tex, equilibrium.csv and the figures into the output folder (default: report/ inside the first sweep).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # works from a checkout, installed or not
 
 from mtl_uncertainty.analysis import ReportError, make_report, newest_sweep
-from mtl_uncertainty.analysis.compare import DEFAULT_BASELINE
+from mtl_uncertainty.analysis.compare import DEFAULT_BASELINE, DEFAULT_MARGINS, parse_margins
+from mtl_uncertainty.analysis.equilibrium import DEFAULT_DELTA, DEFAULT_WINDOW
 from mtl_uncertainty.analysis.tables import METRICS
 
 FIGURE_FORMATS = ("png", "pdf", "svg")
@@ -42,6 +45,25 @@ def _parser() -> argparse.ArgumentParser:
         "method), or best:key=value[,...] for the one of those rows best on validation (default: %(default)s)",
     )
     parser.add_argument(
+        "--margin",
+        default="",
+        help="equivalence margins of the TOST, metric=m[,metric=m] in the metric's units; a metric not named keeps "
+        f"its default ({', '.join(f'{k}={v:g}' for k, v in DEFAULT_MARGINS.items())})",
+    )
+    parser.add_argument(
+        "--eq-delta",
+        type=float,
+        default=DEFAULT_DELTA,
+        help="equilibrium table: s counts as at its equilibrium within this distance of s_eq's running mean "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--eq-window",
+        type=int,
+        default=DEFAULT_WINDOW,
+        help="equilibrium table and figure: training steps in the trailing running mean of s_eq (default: %(default)s)",
+    )
+    parser.add_argument(
         "--format", type=_formats, default=["png"], help="figure formats, e.g. png,pdf,svg (default: png)"
     )
     return parser
@@ -50,11 +72,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        margins = parse_margins(args.margin)
         sweeps = args.sweeps or [newest_sweep(Path("multirun"))]
         missing = [s for s in sweeps if not s.is_dir()]
         if missing:
             raise ReportError(f"No such folder: {', '.join(map(str, missing))}.")
-        report = make_report(sweeps, args.out or sweeps[0] / "report", baseline=args.baseline, formats=args.format)
+        out = args.out or sweeps[0] / "report"
+        options = {"margins": margins, "eq_delta": args.eq_delta, "eq_window": args.eq_window}
+        report = make_report(sweeps, out, baseline=args.baseline, formats=args.format, **options)
     except ReportError as e:
         print(e, file=sys.stderr)
         return 1

@@ -133,6 +133,7 @@ def fake_result(
         "schema": 2,
         "config": config,
         "config_hash": f"{method}-{seed}-{recon}-{dataset}-{sorted((settings or {}).items())}",
+        "data": {"dataset": dataset, "verified": True, "files": {}, "hash": f"{dataset}-files"},
         "seed": seed,
         "tasks": {"active": tasks, "trained": tasks},
         "status": "completed",

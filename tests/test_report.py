@@ -16,12 +16,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from scipy import stats
 
 from mtl_uncertainty.analysis import BaselineError, NoRunsError, make_report, newest_sweep
 from mtl_uncertainty.analysis.cells import find_axes
 from mtl_uncertainty.analysis.stats import holm, paired
+from mtl_uncertainty.analysis.tables import csv_precision
 from mtl_uncertainty.run import run
 from tests.conftest import REPO, compose_cfg, run_cli, tiny_overrides
 
@@ -152,7 +154,7 @@ def test_paired_comparison_matches_a_hand_computed_paired_t_test(tmp_path: Path,
     assert row["n"] == 3 and row["diff"] == pytest.approx(mean) and row["baseline"] == "fixed"
     assert row["p"] == pytest.approx(p_paired(d))
     assert row["ci_lo"] == pytest.approx(mean - T975[2] * sd / math.sqrt(3))
-    assert row["verdict"].startswith("within noise")
+    assert row["verdict"].startswith("not shown either way")
     off = paired_rows.loc[("learnable, recon=false", "test.acc_cls3")]  # +0.00, +0.01, +0.03: consistent but tiny n
     assert off["diff"] == pytest.approx(0.04 / 3)
     mse = paired_rows.loc[("learnable, recon=true", "test.loss_recon")]
@@ -250,15 +252,150 @@ def test_verdicts_name_the_direction_of_clear_differences(tmp_path: Path, templa
     assert verdicts[("learnable", "test.acc_cls10")] == f"worse than fixed by 0.05 (Holm p = {holm_p})"
     assert verdicts[("learnable", "test.loss_recon")] == f"better than fixed by 0.05 (Holm p = {holm_p})"
     assert verdicts[("liebel", "test.loss_recon")] == f"worse than fixed by 0.05 (Holm p = {holm_p})"
-    assert verdicts[("liebel", "test.acc_cls3")].startswith("within noise")
+    assert verdicts[("liebel", "test.acc_cls3")].startswith("not shown either way")
     md = (tmp_path / "out" / "report.md").read_text()
     assert f"- learnable, test 10-class accuracy: worse than fixed by 0.05 (Holm p = {holm_p})." in md
+
+
+def p_tost(d: list[float], m: float) -> float:
+    """The paired TOST by hand: the larger one-sided p of H0 mean ≤ −m and of H0 mean ≥ +m."""
+    mean = sum(d) / len(d)
+    se = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1)) / math.sqrt(len(d))
+    return max(stats.t.sf((mean + m) / se, len(d) - 1), stats.t.cdf((mean - m) / se, len(d) - 1))
+
+
+def _equivalence_sweep(sweep: Path, templates: dict) -> dict[str, list[float]]:
+    """learnable − fixed per seed: 3-class tiny (equivalent), 10-class −0.002 ± 0.0002 (worse and within the
+    margin), MSE ±0.03 (neither)."""
+    d = {
+        "acc_cls3": [0.001, -0.001, 0.0005, -0.0005],
+        "acc_cls10": [-0.0022, -0.0018, -0.0021, -0.0019],
+        "loss_recon": [0.03, -0.03, 0.02, -0.02],
+    }
+    for seed in range(4):
+        base = {"acc_cls10": 0.80 + 0.01 * seed, "loss_recon": 0.30 + 0.01 * seed}
+        write(sweep, f"f/{seed}", result(templates, "fixed", True, seed, 0.90 + 0.01 * seed, **base))
+        moved = {k: base[k] + d[k][seed] for k in base}
+        write(
+            sweep,
+            f"l/{seed}",
+            result(templates, "learnable", True, seed, 0.90 + 0.01 * seed + d["acc_cls3"][seed], **moved),
+        )
+    return d
+
+
+def test_equivalence_is_a_tost_within_the_margin_with_its_own_holm_correction(tmp_path: Path, templates: dict) -> None:
+    d = _equivalence_sweep(tmp_path / "sweep", templates)
+    report = make_report([tmp_path / "sweep"], tmp_path / "out")
+    rows = report.paired.set_index("metric")
+    margins = {"test.acc_cls3": 0.01, "test.acc_cls10": 0.01, "test.loss_recon": 0.02}
+    for metric, m in margins.items():
+        assert rows.loc[metric, "margin"] == m
+        assert rows.loc[metric, "p_tost"] == pytest.approx(p_tost(d[metric.removeprefix("test.")], m))
+    assert report.paired["p_tost_holm"].tolist() == pytest.approx(holm(report.paired["p_tost"].tolist()))
+    assert report.paired["p_holm"].tolist() == pytest.approx(holm(report.paired["p"].tolist()))
+    tost_holm = rows["p_tost_holm"]
+    assert rows.loc["test.acc_cls3", "verdict"] == (
+        f"equivalent within ±0.01 (TOST Holm p = {tost_holm['test.acc_cls3']:.2g})"
+    )
+    assert rows.loc["test.acc_cls10", "verdict"] == (
+        f"worse than fixed by 0.002, within ±0.01 (Holm p = {rows.loc['test.acc_cls10', 'p_holm']:.2g}; "
+        f"TOST Holm p = {tost_holm['test.acc_cls10']:.2g})"
+    )
+    assert rows.loc["test.loss_recon", "verdict"].startswith("not shown either way (Holm p = ")
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "within noise" not in md
+    assert "| equivalence margin | TOST p (Holm) | verdict |" in md and "| ±0.02 |" in md
+    assert "paired TOST (two one-sided t-tests)" in md
+    assert "Equivalence margins m: 3-class accuracy ±0.01, 10-class accuracy ±0.01, reconstruction MSE ±0.02." in md
+    assert "- 1 of 3 comparisons are not shown either way" in md
+    assert "- learnable, test 3-class accuracy: equivalent within ±0.01" in md
+
+
+def test_margins_are_chosen_per_metric_in_make_report_and_on_the_command_line(tmp_path: Path, templates: dict) -> None:
+    _equivalence_sweep(tmp_path / "sweep", templates)
+    report = make_report([tmp_path / "sweep"], tmp_path / "out", margins={"acc_cls3": 0.0005})
+    rows = report.paired.set_index("metric")
+    assert rows["margin"].to_dict() == {"test.acc_cls3": 0.0005, "test.acc_cls10": 0.01, "test.loss_recon": 0.02}
+    assert rows.loc["test.acc_cls3", "verdict"].startswith("not shown either way")
+    assert "Set with `--margin`" in (tmp_path / "out" / "report.md").read_text()
+    cli = [sys.executable, str(REPORT), str(tmp_path / "sweep"), "--out", str(tmp_path / "cli")]
+    proc = subprocess.run([*cli, "--margin", "acc_cls10=0.001"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "equivalent within ±0.01" in proc.stdout and "worse than fixed by 0.002 (Holm p" in proc.stdout
+    proc = subprocess.run([*cli, "--margin", "acc_cls10=-1"], capture_output=True, text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "is not a margin above 0" in proc.stderr
+
+
+def test_holm_scope_counts_only_comparisons_with_two_paired_seeds(tmp_path: Path, templates: dict) -> None:
+    sweep = tmp_path / "sweep"
+    write(sweep, "f", result(templates, "fixed", True, 0, 0.90))
+    write(sweep, "l", result(templates, "learnable", True, 0, 0.91))
+    report = make_report([sweep], tmp_path / "out")
+    assert set(report.paired["verdict"]) == {"too few paired seeds to tell"}
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "over all 0 comparisons" not in md and "No comparison has 2 paired seeds" in md
 
 
 def test_holm_adjusts_step_down_and_leaves_nan_out() -> None:
     assert holm([0.01, 0.04, 0.03, math.nan]) == pytest.approx([0.03, 0.06, 0.06, math.nan], nan_ok=True)
     assert holm([0.02, 0.9]) == pytest.approx([0.04, 0.9])
     assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def _with_s(r: dict, off: float) -> dict:
+    """`r` with s = 0 and s_eq = `off` at every recorded step of every active task."""
+    traj = r["trajectory"]
+    n = len(traj["step"])
+    traj["values"]["s"] = {t: [0.0] * n for t in traj["tasks"]}
+    traj["values"]["s_eq"] = {t: [off] * n for t in traj["tasks"]}
+    return r
+
+
+def test_the_equilibrium_table_counts_runs_per_cell_and_task(tmp_path: Path, templates: dict) -> None:
+    sweep = tmp_path / "sweep"
+    for recon in (True, False):
+        for seed, off in enumerate([0.0, 0.05, 1.0]):  # the third run ends 1.0 away from s_eq
+            write(sweep, f"l/{recon}/{seed}", _with_s(result(templates, "learnable", recon, seed, 0.9), off))
+            write(sweep, f"f/{recon}/{seed}", result(templates, "fixed", recon, seed, 0.9))
+    report = make_report([sweep], tmp_path / "out")
+    first = templates[("learnable", True)]["trajectory"]["step"][0]
+    eq = report.equilibrium
+    assert set(eq["cell"]) == {"learnable, recon=true", "learnable, recon=false"}  # fixed records no s
+    assert eq[["cell", "task", "runs", "reached"]].values.tolist() == [  # in the main table's order
+        ["learnable, recon=false", "cls3", 3, 2],
+        ["learnable, recon=false", "cls10", 3, 2],
+        ["learnable, recon=true", "cls3", 3, 2],
+        ["learnable, recon=true", "cls10", 3, 2],
+        ["learnable, recon=true", "recon", 3, 2],
+    ]
+    assert (eq["from_step_median"] == first).all() and (eq["delta"] == 0.1).all() and (eq["window_steps"] == 100).all()
+    written = pd.read_csv(tmp_path / "out" / "equilibrium.csv")
+    assert written[["cell", "task", "reached"]].values.tolist() == eq[["cell", "task", "reached"]].values.tolist()
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "## s and its equilibrium" in md and "δ = 0.1" in md and "w = 100 training steps" in md
+    assert f"| learnable | recon=false | reached 2/3, median from step {first} | reached 2/3, median" in md
+    assert md.count("| — |") >= 1  # no reconstruction with recon=false
+    assert "Options: `--baseline weighting=fixed --margin acc_cls3=0.01,acc_cls10=0.01,loss_recon=0.02" in md
+    wide = make_report([sweep], tmp_path / "wide", eq_delta=2.0, eq_window=10)
+    assert (wide.equilibrium["reached"] == 3).all() and (wide.equilibrium["window_steps"] == 10).all()
+    assert "--eq-delta 2 --eq-window 10" in (tmp_path / "wide" / "report.md").read_text()
+    proc = subprocess.run(
+        [sys.executable, str(REPORT), str(sweep), "--out", str(tmp_path / "cli"), "--eq-delta", "-1"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and "--eq-delta -1.0" in proc.stderr
+
+
+def test_without_s_the_equilibrium_section_says_so(tmp_path: Path, templates: dict) -> None:
+    sweep = tmp_path / "sweep"
+    for seed in range(2):
+        write(sweep, f"f/{seed}", result(templates, "fixed", True, seed, 0.9))
+    report = make_report([sweep], tmp_path / "out")
+    assert report.equilibrium.empty and (tmp_path / "out" / "equilibrium.csv").exists()
+    assert "No run here records s and s_eq" in (tmp_path / "out" / "report.md").read_text()
 
 
 # Many methods: rows, Δm%, ranks, baselines, validation selection.
@@ -496,6 +633,40 @@ def test_every_output_file_is_written_and_not_empty(tmp_path: Path, templates: d
     assert len((out / "results.csv").read_text().splitlines()) == 1 + 12
 
 
+def test_summary_csv_keeps_the_precision_measured_not_float32_noise(tmp_path: Path, templates: dict) -> None:
+    sweep = tmp_path / "sweep"
+    for seed in range(2):  # values as a float32 run writes them
+        write(
+            sweep,
+            f"f/{seed}",
+            result(templates, "fixed", True, seed, 0.9520000219345093, loss_recon=0.4999179244041443),
+        )
+    report = make_report([sweep], tmp_path / "out")
+    assert report.summary.loc[0, "test.acc_cls3.mean"] == pytest.approx(0.9520000219345093, abs=1e-12)
+    written = pd.read_csv(tmp_path / "out" / "summary.csv").iloc[0]
+    assert written["test.acc_cls3.mean"] == 0.952 and written["test.acc_cls10.mean"] == 0.852
+    assert written["test.loss_recon.mean"] == 0.49992 and written["test.acc_cls3.n"] == 2
+    assert "0.9520000219345093" not in (tmp_path / "out" / "summary.csv").read_text()
+
+
+def test_csv_precision_rounds_each_kind_of_number_as_documented() -> None:
+    df = pd.DataFrame(
+        {
+            "test.acc_cls3.ci_lo": [0.94349999],
+            "val.loss_recon.mean": [0.123456789],
+            "val.objective.mean": [0.4375123],
+            "delta_m.mean": [-1.234567],
+            "rank.mean": [1.6666667],
+            "p": [0.000123456],
+            "p_tost_holm": [math.nan],
+            "n": [3],
+        }
+    )
+    row = csv_precision(df).iloc[0]
+    assert row.drop("p_tost_holm").tolist() == [0.9435, 0.12346, 0.43751, -1.235, 1.667, 0.000123, 3]
+    assert math.isnan(row["p_tost_holm"])
+
+
 def test_broken_partial_and_diverged_runs_are_listed_and_left_out(tmp_path: Path, templates: dict) -> None:
     sweep = write_sweep(tmp_path / "sweep", templates)
     expected = add_broken_runs(sweep, templates)
@@ -574,7 +745,8 @@ def test_cli_reports_the_newest_sweep_made_by_the_suite(tmp_path: Path, syntheti
         assert proc.returncode == 0, proc.stderr[-2000:]
     proc = subprocess.run([sys.executable, str(REPORT)], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "| learnable | true |" in proc.stdout and "within noise" in proc.stdout
+    assert "| learnable | true |" in proc.stdout and "within noise" not in proc.stdout
+    assert "not shown either way" in proc.stdout or "equivalent within" in proc.stdout
     out = tmp_path / "multirun" / "newer" / "report"
     assert (out / "report.md").exists() and not (tmp_path / "multirun" / "older" / "report").exists()
     assert len((out / "results.csv").read_text().splitlines()) == 1 + 8

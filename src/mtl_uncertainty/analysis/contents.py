@@ -9,6 +9,7 @@ import pandas as pd
 
 from .delta import CellBaseline
 from .displays import markdown, summary_display
+from .equilibrium import Rule
 from .runs import Excluded, Run
 
 
@@ -25,8 +26,11 @@ class Report:
     baselines: dict[str, CellBaseline]  # how each cell's Δm% baselines were found
     paired: pd.DataFrame
     baseline: str  # the --baseline selector
+    margins: dict[str, float]  # the TOST's equivalence margin per metric (acc_cls3, acc_cls10, loss_recon)
     selected: pd.DataFrame
     replication: pd.DataFrame
+    rule: Rule  # when s counts as at its equilibrium (δ, w)
+    equilibrium: pd.DataFrame  # per cell and task: runs that record s and s_eq, how many reached it, median step
     figures: dict[str, list[Path]] = field(default_factory=dict)  # figure name → its files, first one linked
 
     def main_table_text(self) -> str:

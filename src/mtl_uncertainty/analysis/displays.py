@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from .cells import axis_name
+from .plotting import TASK_NAMES
 from .tables import METRICS
 
 
@@ -118,7 +119,7 @@ def selected_display(selected: pd.DataFrame, others: Sequence[str]) -> pd.DataFr
 
 
 def paired_display(paired: pd.DataFrame) -> pd.DataFrame:
-    """The paired comparisons: difference, CI, raw and Holm-adjusted p, verdict."""
+    """The paired comparisons: difference, CI, raw and Holm-adjusted p, the margin and TOST Holm p, verdict."""
     out = pd.DataFrame({"row": paired["row"]})
     if paired["group"].astype(bool).any():
         out["group"] = paired["group"]
@@ -131,6 +132,8 @@ def paired_display(paired: pd.DataFrame) -> pd.DataFrame:
     ]
     out["p (paired t)"] = [num(p, 3) for p in paired["p"]]
     out["Holm p"] = [num(p, 3) for p in paired["p_holm"]]
+    out["equivalence margin"] = [f"±{m:g}" for m in paired["margin"]]
+    out["TOST p (Holm)"] = [num(p, 3) for p in paired["p_tost_holm"]]
     out["verdict"] = paired["verdict"]
     return out
 
@@ -157,3 +160,26 @@ def replication_display(rep: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def _step_text(step: float) -> str:
+    return str(int(step)) if float(step).is_integer() else f"{step:.1f}"
+
+
+def _reach_text(r: pd.Series) -> str:
+    text = f"reached {int(r['reached'])}/{int(r['runs'])}"
+    return text + (f", median from step {_step_text(r['from_step_median'])}" if r["reached"] else "")
+
+
+def equilibrium_display(equilibrium: pd.DataFrame) -> pd.DataFrame:
+    """One row per cell, a column per task: "reached r/n, median from step k" (— where not recorded)."""
+    cells = equilibrium.drop_duplicates("cell").set_index("cell")
+    out = pd.DataFrame({"method (settings)": cells["row"]})
+    if cells["group"].astype(bool).any():
+        out["group"] = cells["group"]
+    found = equilibrium.set_index(["cell", "task"])
+    for task in (t for t in TASK_NAMES if t in set(equilibrium["task"])):
+        out[f"{TASK_NAMES[task]}: s within δ of s_eq"] = [
+            _reach_text(found.loc[(cell, task)]) if (cell, task) in found.index else "—" for cell in cells.index
+        ]
+    return out.reset_index(drop=True)

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from matplotlib.lines import Line2D
 
+from .equilibrium import DEFAULT_WINDOW, running_mean
 from .plotting import (
     TASK_LOOKS,
     TASK_NAMES,
@@ -30,8 +30,6 @@ from .plotting import (
     task_handles,
 )
 
-EQUILIBRIUM_SPAN = 100
-"""Steps in the exponential running mean of s_eq (it follows each batch's noisy loss)."""
 AXIS_NAMES = {"sigma": "σ", "s": "s"}
 
 
@@ -104,20 +102,15 @@ def value_trajectories(cells: Sequence[Cell], stem: Path, formats: Sequence[str]
     return save(fig, " and ".join(AXIS_NAMES[n] for n in names) + " over training", stem, formats)
 
 
-def _running(values: np.ndarray, every: int) -> np.ndarray:
-    span = max(5, EQUILIBRIUM_SPAN // max(every, 1))
-    return pd.DataFrame(values.T).ewm(span=span, ignore_na=True).mean().to_numpy().T
-
-
-def _equilibrium_series(runs: Sequence) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Task → (steps, s, running mean of s_eq), cut to the same steps."""
+def _equilibrium_series(runs: Sequence, window: int) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Task → (steps, s, running mean of s_eq over `window` steps, as the equilibrium table takes it), cut alike."""
     every = int((runs[0].result.get("trajectory") or {}).get("every") or 1)
     out = {}
     for task in _tasks(runs):
         s, target = series(runs, "s", task), series(runs, "s_eq", task)
         if s is not None and target is not None:
             n = min(s[1].shape[1], target[1].shape[1])
-            out[task] = (s[0][:n], s[1][:, :n], _running(target[1][:, :n], every))
+            out[task] = (s[0][:n], s[1][:, :n], running_mean(target[1][:, :n], every, window))
     return out
 
 
@@ -129,13 +122,15 @@ def _equilibrium_handles(tasks: Sequence[str]) -> list[Line2D]:
     return colours + styles
 
 
-def equilibrium(cells: Sequence[Cell], stem: Path, formats: Sequence[str]) -> list[Path] | None:
+def equilibrium(
+    cells: Sequence[Cell], stem: Path, formats: Sequence[str], window: int = DEFAULT_WINDOW
+) -> list[Path] | None:
     """s (solid) against a running mean of s_eq, where s would settle for the current loss (dashed)."""
     cells = [(label, runs) for label, runs in cells if recorded(runs, "s") and recorded(runs, "s_eq")]
     if not cells:
         return None
     fig, panels = grid(len(cells))
-    found = [_equilibrium_series(runs) for _, runs in cells]
+    found = [_equilibrium_series(runs, window) for _, runs in cells]
     share_y([p[0] for p in panels], [v for f in found for _, s, eq in f.values() for v in (s, eq)])
     for (label, _), (ax,), f in zip(cells, panels, found):
         for task, (steps, s, running) in f.items():

@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 
 from .cells import axis_name
+from .compare import DEFAULT_MARGINS
 from .contents import Report
 from .delta import CellBaseline
-from .displays import markdown, paired_display, replication_display, selected_display
-from .figures import EQUILIBRIUM_SPAN
+from .displays import equilibrium_display, markdown, paired_display, replication_display, selected_display
 from .metric_figures import MIN_SPAN
 from .plotting import BAND, LOG_SPAN
 from .tables import METRICS
@@ -25,7 +25,8 @@ FIGURE_TEXT = {
     ),
     "differences": (
         "Each row minus its group's baseline ({baselines}), paired on seed: the mean difference and its 95% CI. "
-        "Red line: no difference. Filled: a clear difference after Holm's correction; hollow: within noise."
+        "Red line: no difference. Filled: a clear difference after Holm's correction; hollow: no clear "
+        "difference (equivalent, or not shown either way; the table says which)."
     ),
     "test_accuracy": (
         "Test accuracy after each epoch: one line per row, one panel per group and accuracy, one y-scale per "
@@ -45,7 +46,8 @@ FIGURE_TEXT = {
     "equilibrium": (
         "s (solid) against s_eq (dashed), the value s would settle at for the current batch loss if the loss "
         "held still, for the rows whose method records both. s_eq follows each batch's noisy loss, so the dashed "
-        "line is its exponential running mean over ~{span} steps; one y-scale ({band}). Each method's s and s_eq:"
+        "line is its trailing running mean over the last {span} steps (as the equilibrium table takes it); "
+        "one y-scale ({band}). Each method's s and s_eq:"
     ),
 }
 """What each figure shows, said beside it: the figures' own titles stay short."""
@@ -76,9 +78,18 @@ def _figure(report: Report, name: str, alt: str) -> list[str]:
         return []
     baselines = " / ".join(sorted(set(report.paired["baseline"]))) if not report.paired.empty else ""
     note = FIGURE_TEXT[name].format(
-        min_span=MIN_SPAN, baselines=baselines, band=BAND, log_span=LOG_SPAN, span=EQUILIBRIUM_SPAN
+        min_span=MIN_SPAN, baselines=baselines, band=BAND, log_span=LOG_SPAN, span=report.rule.window
     )
     return [note, "", *_definitions(report, name), f"![{alt}]({paths[0].name})", ""]
+
+
+def _options(report: Report) -> str:
+    """The options this report was made with, as the command line spells them."""
+    margins = ",".join(f"{k}={v:g}" for k, v in report.margins.items())
+    return (
+        f"`--baseline {report.baseline} --margin {margins} --eq-delta {report.rule.delta:g} "
+        f"--eq-window {report.rule.window}`"
+    )
 
 
 def _header(report: Report, sweeps: Sequence[Path]) -> list[str]:
@@ -91,6 +102,8 @@ def _header(report: Report, sweeps: Sequence[Path]) -> list[str]:
         "",
         f"Sweeps: {', '.join(f'`{s}`' for s in sweeps)}. Runs used: {len(report.runs)}{left}. "
         f"Device: {', '.join(devices)}.",
+        "",
+        f"Options: {_options(report)} (each is explained in its section).",
         "",
         "Each row is a method with the settings that vary within it; "
         + (f"the other axes that vary ({others}) are columns. " if others else "no other axis varies. ")
@@ -177,20 +190,50 @@ def _selected(report: Report) -> list[str]:
     ]
 
 
+SHOWN = ("better", "worse", "equivalent")
+"""How the verdicts that claim something start (a difference, equivalence within the margin, or both)."""
+
+
 def _plain_summary(paired: pd.DataFrame) -> list[str]:
-    clear = paired[paired["verdict"].str.startswith(("better", "worse"))]
+    shown = paired[paired["verdict"].str.startswith(SHOWN)]
     short = paired[paired["verdict"].str.startswith("too few")]
-    out = [f"- {r.cell}, test {METRICS[r.metric][0]}: {r.verdict}." for r in clear.itertuples()]
-    rest = len(paired) - len(clear) - len(short)
+    out = [f"- {r.cell}, test {METRICS[r.metric][0]}: {r.verdict}." for r in shown.itertuples()]
     if len(short):
         out.append(f"- {len(short)} of {len(paired)} comparisons have fewer than 2 paired seeds: no verdict.")
+    rest = len(paired) - len(shown) - len(short)
     if rest:
-        every = "Every" if not len(clear) else "Every other"
         out.append(
-            f"- {every} difference ({rest} of {len(paired)}) is within noise: after Holm's correction it is not "
-            "clearly different from 0, so these runs do not show that the row is better or worse than the baseline."
+            f"- {rest} of {len(paired)} comparisons are not shown either way: after Holm's correction the difference "
+            "is not clearly away from 0, and the TOST does not place it within its margin. These runs show neither "
+            "that the row differs from the baseline nor that it matches it."
         )
     return out
+
+
+def _holm_scope(paired: pd.DataFrame) -> str:
+    """Over how many comparisons Holm's correction ran: those with a p-value (2 or more paired seeds)."""
+    tested = int(paired["p"].notna().sum())
+    if tested == 0:
+        return "No comparison has 2 paired seeds, so none has a p-value and Holm's correction has nothing to correct."
+    if tested == 1:
+        return "Holm's correction runs over the 1 comparison with 2 or more paired seeds (it changes nothing)."
+    return f"Holm's correction runs over the {tested} comparisons of this report with 2 or more paired seeds."
+
+
+def _margins_text(margins: dict[str, float]) -> str:
+    used = ", ".join(f"{METRICS[f'test.{k}'][0]} ±{v:g}" for k, v in margins.items())
+    defaults = "one accuracy point; about 5% of the MSE"
+    origin = (
+        f"These are the defaults ({defaults}); `--margin metric=m[,...]` changes them."
+        if margins == DEFAULT_MARGINS
+        else "Set with `--margin`; the defaults are "
+        + ", ".join(f"{k} ±{v:g}" for k, v in DEFAULT_MARGINS.items())
+        + f" ({defaults})."
+    )
+    return (
+        f"Equivalence margins m: {used}. {origin} A margin says how large a difference would matter; it is chosen "
+        "before the results are seen, never fitted to them."
+    )
 
 
 def _paired(report: Report) -> list[str]:
@@ -201,15 +244,45 @@ def _paired(report: Report) -> list[str]:
         *head,
         f"Baseline: `--baseline {report.baseline}`. Each row is matched with its group's baseline row on seed; the "
         "table gives the mean difference (row − baseline), its 95% CI and a paired t-test's p-value, computed on "
-        "the same pairs (a seed missing on either side is dropped first), then Holm's correction over all "
-        f"{int(report.paired['p'].notna().sum())} comparisons of this report. The verdict says better or worse only "
-        "where the Holm-adjusted p is below 0.05 and the CI excludes 0. For the MSE, lower is better.",
+        f"the same pairs (a seed missing on either side is dropped first). {_holm_scope(report.paired)} "
+        "Equivalence is tested on the same pairs with the paired TOST (two one-sided t-tests): its null hypothesis "
+        "is that the mean difference is at least the margin m away from 0, and its p-value is the larger of the "
+        "one-sided p-values of “mean ≤ −m” and “mean ≥ +m”, so a small p shows the difference lies within ±m. "
+        "The TOST p-values get their own Holm correction over the same comparisons.",
+        "",
+        _margins_text(report.margins),
+        "",
+        "The verdict says better or worse only where the Holm-adjusted p is below 0.05 and the CI excludes 0, "
+        "equivalent within ±m only where the TOST's Holm-adjusted p is below 0.05 (both where both hold), and "
+        "otherwise “not shown either way”: a difference test that finds nothing is no evidence that the two are "
+        "the same. For the MSE, lower is better.",
         "",
         markdown(paired_display(report.paired)),
         "",
         *_plain_summary(report.paired),
         "",
         *_figure(report, "differences", "Differences from the baseline"),
+    ]
+
+
+def _equilibrium(report: Report) -> list[str]:
+    head = ["## s and its equilibrium", ""]
+    if report.equilibrium.empty:
+        return [*head, "No run here records s and s_eq (fixed weights do not): nothing to show.", ""]
+    delta, window = report.rule.delta, report.rule.window
+    return [
+        *head,
+        "For the rows whose method records s and s_eq, the value s would settle at for that step's loss "
+        "(result.json `trajectory.values`). s_eq follows each batch's noisy loss, so it is smoothed first: a "
+        f"trailing running mean over the last w = {window} training steps (the last ⌈w / every⌉ recorded points, "
+        "fewer at the start; the dashed line of the equilibrium figure). A run reached the equilibrium if "
+        f"|s − smoothed s_eq| ≤ δ = {delta:g} at its last recorded step; its from-step is the first step of the "
+        "final uninterrupted stretch of recorded points within δ. Each entry gives how many runs reached it (of the "
+        "runs that record s and s_eq for the task) and the median from-step over those that did; — : the task is "
+        "not active or not recorded. `--eq-delta` and `--eq-window` change δ and w.",
+        "",
+        markdown(equilibrium_display(report.equilibrium)),
+        "",
     ]
 
 
@@ -251,6 +324,6 @@ def _left_out(report: Report) -> list[str]:
 def render(report: Report, sweeps: Sequence[Path]) -> str:
     """The text of report.md."""
     lines = _header(report, sweeps)
-    for part in (_main, _selected, _paired, _replication, _figures, _left_out):
+    for part in (_main, _selected, _paired, _equilibrium, _replication, _figures, _left_out):
         lines += part(report)
     return "\n".join(lines) + "\n"

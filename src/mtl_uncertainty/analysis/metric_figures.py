@@ -144,7 +144,7 @@ def final_metrics(summary: pd.DataFrame, seeds: pd.DataFrame, stem: Path, format
 
 
 def _difference(ax, r: pd.Series, pos: float) -> None:
-    """One comparison: filled where the difference is clear after Holm's correction, hollow where within noise."""
+    """One comparison: filled where the difference is clear after Holm's correction, hollow where it is not."""
     clear = str(r["verdict"]).startswith(("better", "worse"))
     err = None if r["n"] < 2 else [[r["diff"] - r["ci_lo"]], [r["ci_hi"] - r["diff"]]]
     face = "black" if clear else "white"

@@ -1,28 +1,29 @@
 """The report: tables (Markdown, CSV, LaTeX) and figures for one or more sweeps.
 
 `make_report(sweeps, out_dir)` reads only the runs' result.json files and writes report.md,
-results.csv, summary.csv, summary.tex and the figures into `out_dir`.
+results.csv, summary.csv, summary.tex, equilibrium.csv and the figures into `out_dir`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..storage.atomic import write_atomic
 from . import figures, metric_figures
 from .cells import find_axes, label_runs, per_seed, split_axes
-from .compare import DEFAULT_BASELINE, baseline_cells, paired_table, parse_selector
+from .compare import DEFAULT_BASELINE, baseline_cells, margins_for, paired_table, parse_selector
 from .contents import Report
 from .copies import drop_copies
 from .delta import add_single_task_rows
 from .displays import latex, summary_display
+from .equilibrium import DEFAULT_DELTA, DEFAULT_WINDOW, Rule, equilibrium_table
 from .errors import NoRunsError
 from .markdown import render
 from .replication import replication_table
 from .runs import Excluded, Run, load_runs, runs_table
 from .selection import select_on_validation
-from .tables import summary_table
+from .tables import csv_precision, summary_table
 
 FORMATS = ("png",)
 
@@ -55,18 +56,27 @@ def _figures(report: Report, formats: Sequence[str]) -> dict[str, list[Path]]:
         ),
         "weights": figures.weight_trajectories(labelled, out / "weights", formats),
         "sigma_trajectories": figures.value_trajectories(labelled, out / "sigma_trajectories", formats),
-        "equilibrium": figures.equilibrium(labelled, out / "equilibrium", formats),
+        "equilibrium": figures.equilibrium(labelled, out / "equilibrium", formats, report.rule.window),
     }
     return {name: paths for name, paths in made.items() if paths}
 
 
 def make_report(
-    sweeps: Sequence[Path], out_dir: Path, baseline: str = DEFAULT_BASELINE, formats: Sequence[str] = FORMATS
+    sweeps: Sequence[Path],
+    out_dir: Path,
+    baseline: str = DEFAULT_BASELINE,
+    formats: Sequence[str] = FORMATS,
+    margins: Mapping[str, float] | None = None,
+    eq_delta: float = DEFAULT_DELTA,
+    eq_window: int = DEFAULT_WINDOW,
 ) -> Report:
     """Read the sweeps' result.json files and write every table and figure into `out_dir`.
 
-    `baseline`: the `--baseline` selector of the paired comparisons; `formats`: the figures' file formats.
+    `baseline`: the `--baseline` selector of the paired comparisons; `formats`: the figures' file formats;
+    `margins`: equivalence margins by metric (`acc_cls3`, `acc_cls10`, `loss_recon`), the others keep their default;
+    `eq_delta`, `eq_window`: δ and w (steps) of the equilibrium table (`equilibrium`).
     """
+    margins, rule = margins_for(margins), Rule(eq_delta, eq_window)
     runs, excluded = _load(sweeps)
     selector = parse_selector(baseline)
     table = runs_table(runs)
@@ -77,11 +87,27 @@ def make_report(
     summary, how = summary_table(every_seed, others)
     seeds = every_seed[~every_seed["baseline_only"]].drop(columns="baseline_only")
     required = baseline != DEFAULT_BASELINE  # the default may simply not be among the runs
-    paired = paired_table(seeds, baseline_cells(summary, table, selector, required))
+    paired = paired_table(seeds, baseline_cells(summary, table, selector, required), margins)
     replication = replication_table(table)
     selected = select_on_validation(summary)
+    equilibrium = equilibrium_table(table, runs, list(summary["cell"]), rule)
     report = Report(
-        out_dir, runs, excluded, table, axes, others, seeds, summary, how, paired, baseline, selected, replication
+        out_dir,
+        runs,
+        excluded,
+        table,
+        axes,
+        others,
+        seeds,
+        summary,
+        how,
+        paired,
+        baseline,
+        margins,
+        selected,
+        replication,
+        rule,
+        equilibrium,
     )
     _write(report, sweeps, formats)
     return report
@@ -97,6 +123,7 @@ def _write(report: Report, sweeps: Sequence[Path], formats: Sequence[str]) -> No
     (out_dir / "report.md").unlink(missing_ok=True)  # a link is removed itself, never its target
     report.figures = _figures(report, formats)
     write_atomic(out_dir / "results.csv", report.table.to_csv(index=False).encode())
-    write_atomic(out_dir / "summary.csv", report.summary.to_csv(index=False).encode())
+    write_atomic(out_dir / "summary.csv", csv_precision(report.summary).to_csv(index=False).encode())
+    write_atomic(out_dir / "equilibrium.csv", report.equilibrium.to_csv(index=False).encode())
     write_atomic(out_dir / "summary.tex", latex(summary_display(report.summary, report.others)).encode())
     write_atomic(out_dir / "report.md", render(report, sweeps).encode())

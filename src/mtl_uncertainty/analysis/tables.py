@@ -18,6 +18,25 @@ METRICS = {
 }
 """Metrics of the main tables: column → (name, +1 if higher is better else −1)."""
 
+CSV_DECIMALS = {"acc": 4, "loss": 5, "objective": 5, "delta_m": 3, "rank": 3}
+"""Decimals kept in the CSV files, by what a column's name holds: accuracies to 1e-4 (one image in 10,000
+on the MNIST test split), MSE and the validation objective (which includes the MSE) to 1e-5, Δm% (a
+percentage) and mean ranks to 1e-3. Results are stored as float32, whose ~7 digits beyond these are noise."""
+P_DIGITS = 3
+"""Significant digits of p-values (columns `p`, `p_*`) in the CSV files."""
+
+
+def _csv_round(column: str, values: pd.Series) -> pd.Series:
+    if column == "p" or column.startswith("p_"):
+        return values.map(lambda p: float(f"{p:.{P_DIGITS}g}"))
+    decimals = next((d for key, d in CSV_DECIMALS.items() if key in column), None)
+    return values if decimals is None else values.round(decimals)
+
+
+def csv_precision(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with its float columns rounded to the precision measured (CSV_DECIMALS, P_DIGITS), for writing."""
+    return df.assign(**{c: _csv_round(c, df[c]) for c in df.columns if pd.api.types.is_float_dtype(df[c])})
+
 
 def _estimates(prefix: str, values: pd.Series) -> dict[str, Any]:
     e = estimate(values)

@@ -97,3 +97,14 @@ def test_the_dataset_is_part_of_a_runs_identity_and_its_folder_name() -> None:
         "dataset=fashion_mnist/weighting=fixed/seed=1"
     )
     assert datasets.DATASETS == {"mnist": MNIST, "fashion_mnist": FASHION_MNIST}
+
+
+def test_when_every_source_fails_no_folder_is_left_behind(tmp_path: Path, closed_mirrors) -> None:
+    """A refused run writes nothing: the folders made for a fetch that failed are removed, and only those."""
+    facts = dataclasses.replace(FASHION_MNIST, system_dirs=(str(tmp_path / "nowhere"),))
+    new_root, old_root = tmp_path / "new" / "data", tmp_path / "old"
+    (old_root / "FashionMNIST").mkdir(parents=True)
+    for root in (new_root, old_root):
+        with pytest.raises(DatasetError, match="every source failed"):
+            ensure_dataset(root, facts=facts)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["old", "old/FashionMNIST"]

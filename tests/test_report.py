@@ -10,6 +10,7 @@ import copy
 import hashlib
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -561,6 +562,23 @@ def test_the_default_folder_is_the_newest_sweep_with_results(tmp_path: Path, tem
     shutil.rmtree(older)
     with pytest.raises(NoRunsError, match=r"No sweeps under .* have a result\.json"):
         newest_sweep(root)
+
+
+def test_the_default_folder_is_one_sweep_never_a_preset_folder_holding_several(tmp_path: Path, templates: dict) -> None:
+    """multirun/replication/ holds mnist/ and fashion_mnist/ sweeps: the default is the newer of them, alone."""
+    root = tmp_path / "multirun"
+    preset = root / "replication"
+    for age, name in ((200, "mnist"), (100, "fashion_mnist")):
+        sweep = write_sweep(preset / name, templates)
+        (sweep / "multirun.yaml").write_text("hydra: {}\n")
+        for f in [sweep / "multirun.yaml", *sweep.rglob("result.json")]:
+            os.utime(f, (f.stat().st_mtime - age, f.stat().st_mtime - age))
+    assert newest_sweep(root) == preset / "fashion_mnist"
+    proc = subprocess.run([sys.executable, str(REPORT)], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"Report: {Path('multirun/replication/fashion_mnist/report/report.md')}" in proc.stdout
+    assert len((preset / "fashion_mnist" / "report" / "results.csv").read_text().splitlines()) == 1 + 12
+    assert not (preset / "report").exists()
 
 
 @pytest.mark.slow

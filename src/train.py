@@ -12,12 +12,14 @@ from pathlib import Path
 
 import hydra
 import torch
+from hydra._internal.utils import get_args_parser as hydra_args_parser
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from mtl_uncertainty.ops.jobs import run_job, tunes
+from mtl_uncertainty.ops.overrides import ungrouped_keys
 from mtl_uncertainty.ops.sweep import DIVERGED_EXIT_CODE
 from mtl_uncertainty.run import run
 from mtl_uncertainty.runs.folder import JobLocked
@@ -54,6 +56,15 @@ def main(cfg: DictConfig) -> object:
     return None
 
 
+def refuse_ungrouped_keys(argv: list[str]) -> None:
+    """Exit 1 with one paragraph for a key given without its group (Hydra would advise +key=value)."""
+    overrides = hydra_args_parser().parse_known_args(argv)[0].overrides
+    if problem := ungrouped_keys(overrides, Path(__file__).resolve().parents[1] / "conf"):
+        print(problem, file=sys.stderr)
+        raise SystemExit(1)
+
+
 if __name__ == "__main__":
     logging.captureWarnings(True)
+    refuse_ungrouped_keys(sys.argv[1:])
     main()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import OmegaConfBaseException
 
 from mtl_uncertainty.config import ConfigError, config_hash, to_plain, validate
 from mtl_uncertainty.ops.naming import job_dirname
-from tests.conftest import compose_cfg
+from mtl_uncertainty.ops.overrides import ungrouped_keys
+from tests.conftest import CONF, compose_cfg, run_cli
 
 
 def test_defaults_are_the_source_experiment() -> None:
@@ -104,3 +107,20 @@ def test_job_folders_are_named_from_the_values_in_a_fixed_order() -> None:
     assert job_dirname(["sigma_init=constant", "train.lr=0.1", "weighting.form=kendall"], []) == (
         "weighting.form=kendall/sigma_init=constant/train.lr=0.1"
     )
+
+
+def test_a_key_without_its_group_is_named_with_the_keys_it_may_mean(tmp_path: Path) -> None:
+    """`epochs=1` gets the schema's train.epochs, not Hydra's advice to add +epochs=1; nothing is written."""
+    proc = run_cli("epochs=1", "lr=0.1", "weights.cls10=2", cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "+epochs" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "epochs=1 is train.epochs=1" in proc.stderr
+    assert "lr=0.1 is one of train.lr=0.1, weighting.lr=0.1" in proc.stderr
+    assert "weights.cls10=2 is weighting.weights.cls10=2" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_key_no_schema_key_ends_with_is_named_as_unknown() -> None:
+    message = ungrouped_keys(["epoch=1", "train.epochs=2", "+experiment=methods", "hydra/launcher=joblib"], CONF)
+    assert message is not None and message.startswith("epoch=1: no setting of this suite is called epoch")
+    assert ungrouped_keys(["train.epochs=2", "weighting=fixed", "seed=1,2", "experiment=methods"], CONF) is None

@@ -9,7 +9,9 @@ epoch, ending with the same numbers (bit for bit on a CPU) as a run that was nev
 from __future__ import annotations
 
 import logging
+import sys
 import time
+import types
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -126,3 +128,14 @@ def _train(chunk: Sequence[_Opened]) -> list[dict[str, Any] | BaseException]:
         if len(chunk) > 1:
             log.error("a stack of %d runs failed: %s", len(chunk), e)
         return [e] * len(chunk)
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as `run`: importing it makes it the package's attribute `run`, in place of the
+    package's own `run` (docs/api.md), so `mtl_uncertainty.run(cfg, out_dir)` works in either order."""
+
+    def __call__(self, cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
+        return run(cfg, out_dir)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -18,6 +18,7 @@ from hydra.types import RunMode
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
+from mtl_uncertainty.ops.interrupt import INTERRUPTED_EXIT_CODE, interrupted_message
 from mtl_uncertainty.ops.jobs import run_job, tunes
 from mtl_uncertainty.ops.overrides import ungrouped_keys
 from mtl_uncertainty.ops.sweep import DIVERGED_EXIT_CODE
@@ -67,4 +68,8 @@ def refuse_ungrouped_keys(argv: list[str]) -> None:
 if __name__ == "__main__":
     logging.captureWarnings(True)
     refuse_ungrouped_keys(sys.argv[1:])
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print(interrupted_message(sys.argv), file=sys.stderr)
+        sys.exit(INTERRUPTED_EXIT_CODE)

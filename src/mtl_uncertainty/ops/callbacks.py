@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 
 from ..errors import InputError
 from ..runs.folder import writable_target
+from .interrupt import note_output
 from .jobs import FAILURES, tunes
 from .preflight import check_jobs, compose_jobs, empty_sweep, sweep_job_overrides, task_config
 from .sweep import summarize
@@ -53,9 +54,11 @@ class Preflight(Callback):
     """Check every job's config, the device, the data and the output folder before Hydra writes anything."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        note_output("hydra.run.dir", config.hydra.run.dir)
         _or_exit(lambda: check_jobs([task_config(config)], [""], Path(config.hydra.run.dir)))
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        note_output("hydra.sweep.dir", config.hydra.sweep.dir)
         _or_exit(lambda: self._check_sweep(config))
 
     @staticmethod

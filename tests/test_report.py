@@ -553,6 +553,20 @@ def test_a_folder_without_runs_is_a_clear_error(tmp_path: Path, templates: dict)
     assert proc.returncode == 1 and "No sweeps under multirun" in proc.stderr
 
 
+def test_a_searchs_long_floats_are_short_in_row_labels_with_more_digits_where_two_would_look_alike(
+    tmp_path: Path, templates: dict
+) -> None:
+    weights = [1.3397250122983564, 1.3398250122983564, 3.6302425329692234]  # the first two agree to 4 digits
+    for i, w in enumerate(weights):
+        for seed in range(2):
+            r = result(templates, "fixed", True, seed, 0.9, config={"weighting.weights.cls10": w})
+            write(tmp_path / "sweep", f"w={i}/seed={seed}", r)
+    report = make_report([tmp_path / "sweep"], tmp_path / "out", baseline="best:weighting=fixed")
+    rows = set(report.summary["row"])
+    assert rows == {f"fixed (weights.cls10={w})" for w in ("1.3397", "1.3398", "3.6302")}
+    assert report.runs[0].result["config"]["weighting"]["weights"]["cls10"] in weights  # the values themselves
+
+
 def test_the_default_folder_is_the_newest_sweep_with_results(tmp_path: Path, templates: dict) -> None:
     root = tmp_path / "multirun"
     older = write_sweep(root / "older", templates)

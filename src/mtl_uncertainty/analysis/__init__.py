@@ -5,8 +5,9 @@ cells (`cells`), computes the statistics (`stats`, `tables`, `delta`, `compare`,
 `replication`) and writes the tables (`displays`, `markdown`) and figures (`figures`,
 `metric_figures`, `plotting`).
 
-May import: `storage` (result.json's schema), `objective`, pandas, scipy, matplotlib. Never torch,
-`training`, `runs`, `run` or `config`: the report works on a machine that only has the JSON files.
+May import: `storage` (result.json's schema), `objective`, `labels` (how numbers are written), pandas,
+scipy, matplotlib. Never torch, `training`, `runs`, `run` or `config`: the report works on a machine
+that only has the JSON files.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from ..errors import InputError
 from ..runs.folder import writable_target
 from .interrupt import note_output
 from .jobs import FAILURES, tunes
+from .library_logs import quiet_libraries
 from .preflight import check_jobs, compose_jobs, empty_sweep, sweep_job_overrides, task_config
 from .sweep import summarize
 
@@ -48,6 +49,16 @@ def _or_exit(check: Callable[[], object]) -> None:
 
 def _job_labels(jobs: list[list[str]]) -> list[str]:
     return [" ".join(j) for j in jobs]
+
+
+class QuietLibraries(Callback):
+    """Keep the libraries' INFO lines and colour codes out of the output (ops.library_logs)."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        quiet_libraries()
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        quiet_libraries(tuning=tunes(config.hydra))
 
 
 class Preflight(Callback):

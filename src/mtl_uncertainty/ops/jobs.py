@@ -59,9 +59,12 @@ def job_value(
     return {"status": outcome["status"], "job_dir": str(out_dir)}
 
 
-def run_job(cfg: DictConfig, out_dir: Path, search: bool = False) -> dict[str, Any] | float:
-    """Run one job of a sweep; its failure is recorded, not raised (`search`: return its objective)."""
+def run_job(cfg: DictConfig, out_dir: Path, search: bool = False, parallel_runs: int = 1) -> dict[str, Any] | float:
+    """Run one job of a sweep; its failure is recorded, not raised (`search`: return its objective).
+
+    `parallel_runs`: the jobs the launcher runs at once, which share the cores (speed.threads=null).
+    """
     from ..run import run_many
 
-    (outcome,) = run_many([cfg], [out_dir], stack=False)
+    (outcome,) = run_many([cfg], [out_dir], stack=False, parallel_runs=parallel_runs)
     return job_value(cfg, out_dir, outcome, search)

@@ -11,17 +11,18 @@ import sys
 from pathlib import Path
 
 import hydra
-import torch
+from hydra._internal.utils import get_args_parser as hydra_args_parser
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
+from mtl_uncertainty.ops.interrupt import INTERRUPTED_EXIT_CODE, interrupted_message
 from mtl_uncertainty.ops.jobs import run_job, tunes
+from mtl_uncertainty.ops.overrides import ungrouped_keys
 from mtl_uncertainty.ops.sweep import DIVERGED_EXIT_CODE
 from mtl_uncertainty.run import run
 from mtl_uncertainty.runs.folder import JobLocked
-from mtl_uncertainty.training.devices import cpu_threads
 
 # Launchers that start fresh Python processes (submitit, SLURM) find the package uninstalled too.
 _src = str(Path(__file__).resolve().parent)
@@ -33,11 +34,10 @@ if _src not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
 def main(cfg: DictConfig) -> object:
     cfg.data.root = to_absolute_path(cfg.data.root)
     hydra_cfg = HydraConfig.get()
-    parallel = OmegaConf.select(hydra_cfg, "launcher.n_jobs") or 1  # joblib runs this many jobs at once
-    torch.set_num_threads(cpu_threads(cfg.speed.threads, int(parallel)))
     out_dir = Path(hydra_cfg.runtime.output_dir)
     if hydra_cfg.mode == RunMode.MULTIRUN:
-        return run_job(cfg, out_dir, search=tunes(hydra_cfg))
+        parallel = OmegaConf.select(hydra_cfg, "launcher.n_jobs") or 1  # joblib runs this many jobs at once
+        return run_job(cfg, out_dir, search=tunes(hydra_cfg), parallel_runs=int(parallel))
     try:
         result = run(cfg, out_dir)
     except JobLocked as e:
@@ -54,6 +54,19 @@ def main(cfg: DictConfig) -> object:
     return None
 
 
+def refuse_ungrouped_keys(argv: list[str]) -> None:
+    """Exit 1 with one paragraph for a key given without its group (Hydra would advise +key=value)."""
+    overrides = hydra_args_parser().parse_known_args(argv)[0].overrides
+    if problem := ungrouped_keys(overrides, Path(__file__).resolve().parents[1] / "conf"):
+        print(problem, file=sys.stderr)
+        raise SystemExit(1)
+
+
 if __name__ == "__main__":
     logging.captureWarnings(True)
-    main()
+    refuse_ungrouped_keys(sys.argv[1:])
+    try:
+        main()
+    except KeyboardInterrupt:
+        print(interrupted_message(sys.argv), file=sys.stderr)
+        sys.exit(INTERRUPTED_EXIT_CODE)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import OmegaConfBaseException
 
 from mtl_uncertainty.config import ConfigError, config_hash, to_plain, validate
 from mtl_uncertainty.ops.naming import job_dirname
-from tests.conftest import compose_cfg
+from mtl_uncertainty.ops.overrides import ungrouped_keys
+from tests.conftest import CONF, compose_cfg, run_cli
 
 
 def test_defaults_are_the_source_experiment() -> None:
@@ -104,3 +107,40 @@ def test_job_folders_are_named_from_the_values_in_a_fixed_order() -> None:
     assert job_dirname(["sigma_init=constant", "train.lr=0.1", "weighting.form=kendall"], []) == (
         "weighting.form=kendall/sigma_init=constant/train.lr=0.1"
     )
+
+
+def test_a_searchs_long_floats_get_short_folder_names_unique_in_the_sweep_and_stable(tmp_path: Path) -> None:
+    """Optuna's 1.3397250122983564 is cut to 1.34; a trial that would share that name gets more digits; a
+    restarted sweep finds every job in its folder again, in any order; typed values keep their text."""
+    sweep, left_out = str(tmp_path), ["data"]
+    trial = ["weighting.weights.cls10=1.3397250122983564", "weighting.weights.recon=0.5", "seed=0"]
+    near = ["weighting.weights.cls10=1.3401250122983564", "weighting.weights.recon=0.5", "seed=0"]
+    assert job_dirname(trial, left_out, sweep) == "weighting.weights.cls10=1.34/weighting.weights.recon=0.5/seed=0"
+    for job in (trial, near):  # each job started: Hydra records its overrides in its folder
+        record = tmp_path / job_dirname(job, left_out, sweep) / ".hydra"
+        record.mkdir(parents=True)
+        (record / "overrides.yaml").write_text("".join(f"- {o}\n" for o in [*job, "data.root=/x"]))
+    assert job_dirname(near, left_out, sweep) == "weighting.weights.cls10=1.3401/weighting.weights.recon=0.5/seed=0"
+    for job in (near, trial):  # started again, elsewhere the data lie
+        assert job_dirname([*job, "data.root=/y"], left_out, sweep) == job_dirname(job, left_out, sweep)
+    assert job_dirname(trial, left_out) == job_dirname(trial, left_out, sweep)
+    assert job_dirname(["train.lr=0.00012345", "weighting.weights.cls10=1e-4"], []) == (
+        "weighting.weights.cls10=1e-4/train.lr=0.00012345"
+    )
+
+
+def test_a_key_without_its_group_is_named_with_the_keys_it_may_mean(tmp_path: Path) -> None:
+    """`epochs=1` gets the schema's train.epochs, not Hydra's advice to add +epochs=1; nothing is written."""
+    proc = run_cli("epochs=1", "lr=0.1", "weights.cls10=2", cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "+epochs" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "epochs=1 is train.epochs=1" in proc.stderr
+    assert "lr=0.1 is one of train.lr=0.1, weighting.lr=0.1" in proc.stderr
+    assert "weights.cls10=2 is weighting.weights.cls10=2" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_key_no_schema_key_ends_with_is_named_as_unknown() -> None:
+    message = ungrouped_keys(["epoch=1", "train.epochs=2", "+experiment=methods", "hydra/launcher=joblib"], CONF)
+    assert message is not None and message.startswith("epoch=1: no setting of this suite is called epoch")
+    assert ungrouped_keys(["train.epochs=2", "weighting=fixed", "seed=1,2", "experiment=methods"], CONF) is None

@@ -128,3 +128,14 @@ def test_a_session_refuses_data_that_are_not_its_runs(tmp_path: Path, synthetic_
         with pytest.raises(DataMismatch, match="not its own"):
             open_session(cfg, out, identity, data, torch.device("cpu"), 0.0)
         assert not (out / ".lock").exists()  # refused before the job folder was locked or touched
+
+
+def test_when_every_source_fails_no_folder_is_left_behind(tmp_path: Path, closed_mirrors) -> None:
+    """A refused run writes nothing: the folders made for a fetch that failed are removed, and only those."""
+    facts = dataclasses.replace(FASHION_MNIST, system_dirs=(str(tmp_path / "nowhere"),))
+    new_root, old_root = tmp_path / "new" / "data", tmp_path / "old"
+    (old_root / "FashionMNIST").mkdir(parents=True)
+    for root in (new_root, old_root):
+        with pytest.raises(DatasetError, match="every source failed"):
+            ensure_dataset(root, facts=facts)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["old", "old/FashionMNIST"]

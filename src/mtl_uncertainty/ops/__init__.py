@@ -4,7 +4,9 @@
 - `jobs`: a sweep's job as the task function sees it (a failure is recorded, never raised);
 - `sweep`: how a sweep ended, each run counted once, and the exit status;
 - `callbacks`: the preflight, the report and the summary at every sweep's start and end;
-- `naming`: job folder names from a job's overrides (the `${job_dirname:...}` resolver).
+- `library_logs`: the libraries' logging kept to warnings, without colour codes;
+- `naming`: job folder names from a job's overrides (the `${job_dirname:...}` resolver);
+- `overrides`: a command-line key given without its group (`epochs=1`), named with the keys it may mean.
 
 The top layer: may import everything below it (`run`, `runs`, `analysis`, `config`, `data`, ...);
 nothing in the package imports it.

@@ -20,7 +20,9 @@ from omegaconf import DictConfig
 
 from ..errors import InputError
 from ..runs.folder import writable_target
+from .interrupt import note_output
 from .jobs import FAILURES, LAUNCHER_PID, tunes
+from .library_logs import quiet_libraries
 from .preflight import check_jobs, compose_jobs, empty_sweep, sweep_job_overrides, task_config
 from .sweep import summarize
 
@@ -50,13 +52,25 @@ def _job_labels(jobs: list[list[str]]) -> list[str]:
     return [" ".join(j) for j in jobs]
 
 
+class QuietLibraries(Callback):
+    """Keep the libraries' INFO lines and colour codes out of the output (ops.library_logs)."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        quiet_libraries()
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        quiet_libraries(tuning=tunes(config.hydra))
+
+
 class Preflight(Callback):
     """Check every job's config, the device, the data and the output folder before Hydra writes anything."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        note_output("hydra.run.dir", config.hydra.run.dir)
         _or_exit(lambda: check_jobs([task_config(config)], [""], Path(config.hydra.run.dir)))
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        note_output("hydra.sweep.dir", config.hydra.sweep.dir)
         _or_exit(lambda: self._check_sweep(config))
         os.environ[LAUNCHER_PID] = str(os.getpid())  # worker processes of this sweep end with this process
 

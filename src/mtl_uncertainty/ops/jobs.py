@@ -89,11 +89,13 @@ def end_with_launcher(poll_s: float = 1.0) -> None:
 _watching = threading.Event()
 
 
-def run_job(cfg: DictConfig, out_dir: Path, search: bool = False) -> dict[str, Any] | float:
-    """Run one job of a sweep; its failure is recorded, not raised (`search`: return its objective)."""
+def run_job(cfg: DictConfig, out_dir: Path, search: bool = False, parallel_runs: int = 1) -> dict[str, Any] | float:
+    """Run one job of a sweep; its failure is recorded, not raised (`search`: return its objective).
+
+    `parallel_runs`: the jobs the launcher runs at once, which share the cores (speed.threads=null).
+    """
     from ..run import run_many
 
     end_with_launcher()
-
-    (outcome,) = run_many([cfg], [out_dir], stack=False)
+    (outcome,) = run_many([cfg], [out_dir], stack=False, parallel_runs=parallel_runs)
     return job_value(cfg, out_dir, outcome, search)

@@ -1,7 +1,9 @@
 """Files the suite writes and reads, shared by the runs and the report (no torch here).
 
 - `atomic`: writes that a reader sees whole or not at all;
-- `result_schema`: result.json's name, version, and the check that one is whole.
+- `reading`: the one reader of files in a sweep folder (no links, regular files, size-capped);
+- `result_schema`: result.json's name, version, and the check that one is whole;
+- `labels`: how a number is written where people read it (job folder names, report rows).
 
 May import: `faults` and the standard library only.
 """

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import os
+import time
+from dataclasses import dataclass
 
 import torch
 from omegaconf import DictConfig
 
 from ..config import DEVICE_PATTERN, ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -36,13 +42,65 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def cpu_threads(requested: int | None, parallel_runs: int = 1) -> int:
-    """Threads for one run: as asked, or the available cores shared by the runs that train at once.
+@dataclass(frozen=True)
+class MachineLoad:
+    """How busy the machine is, as the default thread count sees it."""
 
-    More threads than free cores make PyTorch's thread pool spin against itself (runs 10–50×
-    slower on a busy machine), so the default never oversubscribes.
+    cores: int  # the cores this process may use
+    total: int  # the cores of the machine (the load average counts work on all of them)
+    load: float  # the 1-minute load average: threads running or waiting for a core
+    own: float  # how much of that load is this process's own (its runs so far)
+
+
+_STARTED = (time.monotonic(), time.process_time())
+"""When this module was imported (as the process started), in wall and CPU time."""
+
+
+def _own_load() -> float:
+    """This process's share of the 1-minute load: its mean CPU use so far, weighted as the average weighs it."""
+    wall, cpu = time.monotonic() - _STARTED[0], time.process_time() - _STARTED[1]
+    return cpu / wall * (1 - math.exp(-wall / 60)) if wall > 0 else 0.0
+
+
+def load_now() -> MachineLoad:
+    """The machine's load now (no load average where the system has none: an idle machine)."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        load = 0.0
+    cores = available_cores()
+    return MachineLoad(cores, max(cores, os.cpu_count() or 1), load, _own_load())
+
+
+def default_threads(machine: MachineLoad, parallel_runs: int = 1) -> int:
+    """The cores other work leaves free, shared by the runs that train at once; at least 1.
+
+    The runs a launcher runs at once are taken to load the machine as this process does, so the
+    load of this process and its siblings is not counted as other work. Load beyond what the
+    machine's other cores can take (a scheduler's share of a bigger node) counts against ours.
     """
-    return requested or max(1, available_cores() // max(1, parallel_runs))
+    parallel = max(1, parallel_runs)
+    others = max(0.0, machine.load - machine.own * parallel)
+    free = machine.cores - max(0.0, others - (machine.total - machine.cores))
+    return max(1, min(machine.cores // parallel, int(free / parallel + 0.5)))
+
+
+def cpu_threads(requested: int | None, parallel_runs: int = 1, machine: MachineLoad | None = None) -> int:
+    """Threads for one run: as asked (speed.threads), or the free cores shared by the runs that train at once.
+
+    More threads than free cores make PyTorch's thread pool spin against itself (5× slower a step
+    on a 2-core machine two other runs kept busy), so the default counts the cores left free.
+    """
+    if requested:
+        return requested
+    machine = machine or load_now()
+    threads = default_threads(machine, parallel_runs)
+    log.info(
+        "speed.threads=null: %d PyTorch thread%s (%d cores, 1-minute load %.1f of which %.1f this process's, "
+        "%d run(s) at a time); speed.threads=N sets it",
+        threads, "" if threads == 1 else "s", machine.cores, machine.load, machine.own, parallel_runs,
+    )  # fmt: skip
+    return threads
 
 
 def uses_cuda_graphs(cfg: DictConfig, device: torch.device, graphable: bool) -> bool:

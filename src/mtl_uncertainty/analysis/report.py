@@ -76,6 +76,20 @@ def make_report(
     `margins`: equivalence margins by metric (`acc_cls3`, `acc_cls10`, `loss_recon`), the others keep their default;
     `eq_delta`, `eq_window`: δ and w (steps) of the equilibrium table (`equilibrium`).
     """
+    report = build_report(sweeps, out_dir, baseline, margins, eq_delta, eq_window)
+    _write(report, sweeps, formats)
+    return report
+
+
+def build_report(
+    sweeps: Sequence[Path],
+    out_dir: Path,
+    baseline: str = DEFAULT_BASELINE,
+    margins: Mapping[str, float] | None = None,
+    eq_delta: float = DEFAULT_DELTA,
+    eq_window: int = DEFAULT_WINDOW,
+) -> Report:
+    """Every table of the report on the sweeps' result.json files, computed and not written (see make_report)."""
     margins, rule = margins_for(margins), Rule(eq_delta, eq_window)
     runs, excluded = _load(sweeps)
     selector = parse_selector(baseline)
@@ -91,7 +105,7 @@ def make_report(
     replication = replication_table(table)
     selected = select_on_validation(summary)
     equilibrium = equilibrium_table(table, runs, list(summary["cell"]), rule)
-    report = Report(
+    return Report(
         out_dir,
         runs,
         excluded,
@@ -109,8 +123,6 @@ def make_report(
         rule,
         equilibrium,
     )
-    _write(report, sweeps, formats)
-    return report
 
 
 def _write(report: Report, sweeps: Sequence[Path], formats: Sequence[str]) -> None:

@@ -13,12 +13,13 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))  # works from a checkout, installed or not
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # works from a checkout, installed or not
 
-from mtl_uncertainty.analysis import ReportError  # noqa: E402
-from mtl_uncertainty.analysis.publish import Reports, pages, refresh, stale, write_figures  # noqa: E402
-from mtl_uncertainty.storage.atomic import write_atomic  # noqa: E402
+from mtl_uncertainty.analysis import ReportError
+from mtl_uncertainty.analysis.publish import Reports, pages, refresh, stale, write_figures
+from mtl_uncertainty.storage.atomic import write_atomic
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,11 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # works from a checkout, installed or not
 
-from mtl_uncertainty.analysis import ReportError, make_report, newest_sweep
+from mtl_uncertainty.analysis import BaselineError, ReportError, make_report, newest_sweep
 from mtl_uncertainty.analysis.compare import DEFAULT_BASELINE, DEFAULT_MARGINS, parse_margins
 from mtl_uncertainty.analysis.equilibrium import DEFAULT_DELTA, DEFAULT_WINDOW
+from mtl_uncertainty.analysis.publish import STUDIES
 from mtl_uncertainty.analysis.tables import METRICS
 
+ROOT = Path(__file__).resolve().parents[1]
 FIGURE_FORMATS = ("png", "pdf", "svg")
 
 
@@ -79,7 +81,15 @@ def main(argv: list[str] | None = None) -> int:
             raise ReportError(f"No such folder: {', '.join(map(str, missing))}.")
         out = args.out or sweeps[0] / "report"
         options = {"margins": margins, "eq_delta": args.eq_delta, "eq_window": args.eq_window}
-        report = make_report(sweeps, out, baseline=args.baseline, formats=args.format, **options)
+        baseline = args.baseline if args.baseline != DEFAULT_BASELINE else default_baseline(sweeps)
+        try:
+            report = make_report(sweeps, out, baseline=baseline, formats=args.format, **options)
+        except BaselineError:
+            if args.baseline != DEFAULT_BASELINE or baseline != DEFAULT_BASELINE:
+                raise
+            baseline = f"best:{DEFAULT_BASELINE}"  # several fixed rows (a λ search): the one best on validation
+            print(f"Several rows match --baseline {DEFAULT_BASELINE}; comparing with --baseline {baseline}.")
+            report = make_report(sweeps, out, baseline=baseline, formats=args.format, **options)
     except ReportError as e:
         print(e, file=sys.stderr)
         return 1
@@ -95,6 +105,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {e.path}: {e.reason}")
     print(f"\nReport: {report.out_dir / 'report.md'}")
     return 0
+
+
+def default_baseline(sweeps: list[Path]) -> str:
+    """The baseline of a committed study's published tables (results/core: equal weights), else the default."""
+    if len(sweeps) == 1:
+        for study in STUDIES.values():
+            if sweeps[0].resolve() == (ROOT / study.folder).resolve():
+                print(f"{study.folder}: the baseline of its published tables, --baseline {study.baseline}.")
+                return study.baseline
+    return DEFAULT_BASELINE
 
 
 if __name__ == "__main__":

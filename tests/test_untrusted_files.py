@@ -23,28 +23,35 @@ TASKS = ["cls3", "cls10", "recon"]
 
 
 def whole_result(
-    job: Path, weighting: str, seed: int, acc3: float, data: dict[str, Any] | None = None, epochs: int = 2
+    job: Path,
+    weighting: str,
+    seed: int,
+    acc3: float,
+    data: dict[str, Any] | None = None,
+    epochs: int = 2,
+    val: bool = False,
 ) -> dict[str, Any]:
-    """A result.json the runner would accept as whole (checked below), with the given test accuracy."""
-    cfg = compose_cfg(f"weighting={weighting}", f"seed={seed}", f"train.epochs={epochs}")
+    """A result.json the runner would accept as whole (checked below), with the given test (and val) accuracy."""
+    cfg = compose_cfg(f"weighting={weighting}", f"seed={seed}", f"train.epochs={epochs}", f"data.val_size={64 * val}")
     recon = True
     tasks = TASKS if recon else TASKS[:2]
     data = data or {"dataset": "mnist", "verified": True, "files": {}, "hash": "a" * 16}
     metrics = {"acc_cls3": acc3, "acc_cls10": acc3 - 0.1, "loss_cls3": 0.3, "loss_cls10": 0.9}
     metrics["loss_recon"] = 0.4 if recon else None
-    history = [{"epoch": e, "step": 4 * e, "train": {**metrics, "loss_total": 1.5}, "test": metrics, "values": {}}
+    splits = {"test": metrics, **({"val": metrics} if val else {})}
+    history = [{"epoch": e, "step": 4 * e, "train": {**metrics, "loss_total": 1.5}, **splits, "values": {}}
                for e in range(1, epochs + 1)]  # fmt: skip
     series = {t: [1.0, 1.0] for t in tasks}
     result = {
         "schema": 2, "config": to_plain(cfg), "config_hash": config_hash(cfg), "data": data, "seed": seed,
         "job_dir": str(job.resolve()), "tasks": {"active": tasks, "trained": tasks}, "status": "completed",
         "started_at": f"2026-11-30T00:00:{seed:02d}", "finished_at": "2026-11-30T00:01:00", "resumed_at_epochs": [],
-        "final": {"test": metrics, "train": metrics}, "divergence": None, "history": history,
+        "final": {**splits, "train": metrics}, "divergence": None, "history": history,
         "trajectory": {"every": 4, "tasks": tasks, "step": [4, 8], "loss": series, "values": {"weight": series},
                        "labels": {"weight": "w"}, "initial": {"weight": {t: 1.0 for t in tasks}}},
         "timings": {},
     }  # fmt: skip
-    assert result_schema.problems(result, epochs, tasks) == []
+    assert result_schema.problems(result, epochs, tasks, tuple(splits)) == []
     return result
 
 
@@ -178,3 +185,19 @@ def test_a_report_that_stops_half_way_leaves_no_report_md_describing_other_files
         make_report([sweep], out)
     assert not (out / "report.md").exists()  # not the old one beside the new figures
     assert not list(out.glob(".*.tmp"))
+
+
+def test_the_report_command_compares_with_the_fixed_row_best_on_validation_where_several_match(
+    tmp_path: Path,
+) -> None:
+    """Equal and tuned fixed weights in one folder: the default --baseline weighting=fixed is ambiguous."""
+    sweep = tmp_path / "sweep"
+    for seed in (0, 1):
+        for name, weights in (("equal", 1.0), ("tuned", 4.0)):
+            acc = 0.9 if name == "equal" else 0.95
+            result = whole_result(sweep / f"{name}/{seed}", "fixed", seed, acc, val=True)
+            result["config"]["weighting"]["weights"]["cls10"] = weights
+            write(sweep, f"{name}/{seed}", result)
+    proc = subprocess.run([sys.executable, str(REPORT), str(sweep)], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert "comparing with --baseline best:weighting=fixed" in proc.stdout

@@ -75,8 +75,12 @@ def compose_cfg(*overrides: str) -> DictConfig:
         return compose(config_name="config", overrides=list(overrides))
 
 
-def tiny_overrides(root: Path) -> list[str]:
-    """Overrides for a fast CPU run on synthetic data (never fetching real MNIST)."""
+def tiny_overrides(root: Path, threads: int | None = 1) -> list[str]:
+    """Overrides for a fast CPU run on synthetic data (never fetching real MNIST).
+
+    One PyTorch thread by default: numbers are bit for bit only at one thread count, and the default
+    count follows the machine's load, which a test suite does not control.
+    """
     return [
         f"data.root={root}",
         "data.verify=false",
@@ -84,6 +88,7 @@ def tiny_overrides(root: Path) -> list[str]:
         "device=cpu",
         "train.epochs=1",
         "train.batch_size=128",
+        *([f"speed.threads={threads}"] if threads else []),
     ]
 
 

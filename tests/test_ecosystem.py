@@ -91,7 +91,7 @@ def test_a_sweep_shows_progress_summaries_and_ends_with_its_report(tmp_path: Pat
 def test_joblib_runs_jobs_in_parallel_workers_and_resumes_after_a_kill(tmp_path: Path, synthetic_root: Path) -> None:
     sweep = tmp_path / "sweep"
     args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=0,1", *tiny_overrides(synthetic_root)]
-    args += ["train.epochs=2", "speed.threads=1", f"hydra.sweep.dir={sweep}"]
+    args += ["train.epochs=2", f"hydra.sweep.dir={sweep}"]  # one thread each (tiny_overrides)
     killed = run_cli(*args, env={"MTL_UNCERTAINTY_FAULT": "step@6"})  # a worker dies in its 2nd epoch
     assert killed.returncode != 0 and not results(sweep)
     checkpointed = {p.parent.name for p in sweep.rglob("checkpoint.pt")}
@@ -107,9 +107,7 @@ def test_joblib_runs_jobs_in_parallel_workers_and_resumes_after_a_kill(tmp_path:
         # like with like: one run alone, in its own process, with the workers' one thread (bit for bit holds at a
         # fixed thread count on one kind of CPU; oneDNN's kernels for 1 and 2 threads differ in the last digit)
         own = tmp_path / seed.replace("=", "-")
-        alone = run_cli(
-            *tiny_overrides(synthetic_root), "train.epochs=2", "speed.threads=1", seed, f"hydra.run.dir={own}"
-        )
+        alone = run_cli(*tiny_overrides(synthetic_root), "train.epochs=2", seed, f"hydra.run.dir={own}")
         assert alone.returncode == 0, alone.stderr[-2000:]
         assert r["final"] == json.loads((own / "result.json").read_text())["final"]
 
@@ -119,7 +117,7 @@ def test_killing_a_joblib_sweep_ends_its_worker_processes_too(tmp_path: Path, sy
     """A worker whose launcher was SIGKILLed would finish its run unseen (parent pid 1); it ends with it."""
     sweep = tmp_path / "sweep"
     args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=0,1", *tiny_overrides(synthetic_root)]
-    args += ["train.epochs=400", "speed.threads=1", "logger.heartbeat_s=1", f"hydra.sweep.dir={sweep}"]
+    args += ["train.epochs=400", "logger.heartbeat_s=1", f"hydra.sweep.dir={sweep}"]
     log = tmp_path / "out.log"
     with open(log, "w") as out:
         launcher = subprocess.Popen([sys.executable, str(TRAIN), *args], cwd=REPO, stdout=out, stderr=out)

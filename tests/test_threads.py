@@ -58,5 +58,5 @@ def test_a_run_with_the_default_uses_the_free_cores(
     """run(cfg) (the CLI's and the API's door) applies the default, not PyTorch's own (every core)."""
     monkeypatch.setattr(devices, "load_now", lambda: MachineLoad(cores=2, total=2, load=2.0, own=0.0))
     torch.set_num_threads(2)
-    result = run(compose_cfg(*tiny_overrides(synthetic_root)), tmp_path)
+    result = run(compose_cfg(*tiny_overrides(synthetic_root, threads=None)), tmp_path)
     assert result["cpu"]["threads"] == 1 and torch.get_num_threads() == 1

@@ -49,6 +49,21 @@ def test_a_grid_preset_runs_every_job_and_reports(
 
 
 @pytest.mark.slow
+def test_the_core_preset_writes_what_results_commits(tmp_path: Path, synthetic_root: Path) -> None:
+    """The evidence preset: a validation split, 10 seeds, the trajectory every 10th step, no TensorBoard files."""
+    sweep = tmp_path / "sweep"
+    args = ["-m", "+experiment=core", "weighting=fixed,learnable", *tiny_overrides(synthetic_root), "seed=0"]
+    proc = run_cli(*args, "data.val_size=64", "train.batch_size=16", f"hydra.sweep.dir={sweep}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = results(sweep)
+    assert len(found) == 2 and all(r["final"]["val"] and r["trajectory"]["every"] == 10 for r in found)
+    assert all(r["trajectory"]["step"][:2] == [10, 20] for r in found)
+    assert not list(sweep.rglob("events.out.tfevents.*"))
+    assert compose_cfg("+experiment=core").data.val_size == 10_000
+    assert "dir: results/core/${dataset.name}" in (CONF / "experiment" / "core.yaml").read_text()
+
+
+@pytest.mark.slow
 def test_the_tuning_preset_searches_lambda_on_validation_in_batches(tmp_path: Path, synthetic_root: Path) -> None:
     sweep = tmp_path / "sweep"
     args = ["-m", "+experiment=tune_fixed", *tiny_overrides(synthetic_root), "data.val_size=128"]

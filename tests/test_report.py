@@ -478,6 +478,19 @@ def test_delta_m_is_a_dash_and_explained_without_single_task_runs(tmp_path: Path
     assert "none of these runs is a single-task baseline" in (tmp_path / "out" / "report.md").read_text()
 
 
+def test_delta_m_names_the_single_task_runs_that_are_missing(tmp_path: Path, templates: dict) -> None:
+    """Single-task runs of the 10-class task only: the note says which tasks lack one, not that there are none."""
+    sweep = write_sweep(tmp_path / "sweep", templates)
+    for seed in range(3):
+        write(sweep, f"s10/{seed}", result(templates, "single_cls10", True, seed, 0.5))
+    report = make_report([sweep], tmp_path / "out")
+    assert (report.summary["delta_m.n"] == 0).all()
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "none of these runs is a single-task baseline" not in md
+    assert "the single-task runs here train cls10 only" in md
+    assert "add `weighting=single_cls3,single_recon` runs for cls3, recon" in md
+
+
 def test_mean_rank_per_seed_and_task_with_ties(tmp_path: Path, templates: dict) -> None:
     sweep = tmp_path / "sweep"
     acc = {"fixed": [(0.9, 0.8), (0.9, 0.7)], "learnable": [(0.8, 0.8), (0.95, 0.75)]}

@@ -128,6 +128,55 @@ def _ranges(values: list[int]) -> str:
     return ", ".join(out)
 
 
+def _listing(items: list[str]) -> str:
+    return "none" if not items else items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def claims(report: Report) -> str:
+    """What the paired verdicts and the equilibrium table say, grouped by verdict: the summary's claims, generated."""
+    paired = report.paired
+    if paired.empty:
+        return "No paired comparison: the study has no baseline row with two seeds paired."
+    base = _listing(list(dict.fromkeys(paired["baseline"])))
+    margin = paired.drop_duplicates("metric").set_index("metric")["margin"]
+    margins = ", ".join(f"±{margin[m]:g} {METRICS[m][0]}" for m in METRICS if m in margin.index)
+    by_row: dict[str, dict[str, list[str]]] = {}
+    for r in paired.itertuples():
+        kind = r.verdict.split(" ")[0] if r.verdict.startswith(("better", "worse", "equivalent")) else "unclear"
+        where = by_row.setdefault(kind, {}).setdefault(r.row, [])
+        where.append(f"{METRICS[r.metric][0]} ({num(r.diff, 5 if 'loss' in r.metric else 4, sign=True)})")
+    heads = {
+        "equivalent": f"**Equivalent to {base}** (paired TOST, Holm p < 0.05, margins {margins})",
+        "better": f"**Better than {base}** (paired t, Holm p < 0.05)",
+        "worse": f"**Worse than {base}** (paired t, Holm p < 0.05)",
+    }
+    lines = []
+    for kind, head in heads.items():
+        rows = by_row.get(kind, {})
+        listed = "; ".join(f"{row} on {_listing(m)}" for row, m in rows.items()) or "none"
+        lines.append(f"- {head}: {listed}.")
+    unclear = sum(len(m) for m in by_row.get("unclear", {}).values())
+    lines.append(f"- **Not shown either way**: the other {unclear} of {len(paired)} comparisons.")
+    lines += _equilibrium_claims(report)
+    return "\n".join(lines)
+
+
+def _equilibrium_claims(report: Report) -> list[str]:
+    eq = report.equilibrium
+    if eq.empty:
+        return []
+    eq = eq[eq["runs"] > 0]
+    kinds: dict[str, list[str]] = {"all": [], "none": [], "some": []}
+    for cell, rows in eq.groupby("row", sort=False):
+        kind = "all" if (rows["reached"] == rows["runs"]).all() else "none" if (rows["reached"] == 0).all() else "some"
+        kinds[kind].append(str(cell))
+    rule = f"|s − s_eq| ≤ {report.rule.delta:g} at the last step, s_eq smoothed over {report.rule.window} steps"
+    return [
+        f"- **s reaches its equilibrium** ({rule}) for every task in every run: {_listing(kinds['all'])}; in no run "
+        f"for any task: {_listing(kinds['none'])}; in some runs or for some tasks: {_listing(kinds['some'])}."
+    ]
+
+
 TABLES: dict[str, Callable[[Report, Study, Path], str]] = {
     "summary": lambda r, s, root: markdown(summary_display(r.summary, r.others)),
     "paired": lambda r, s, root: markdown(paired_display(r.paired)),
@@ -136,6 +185,7 @@ TABLES: dict[str, Callable[[Report, Study, Path], str]] = {
     "selected": lambda r, s, root: markdown(selected_display(r.selected, r.others)),
     "replication": lambda r, s, root: markdown(replication_display(r.replication)),
     "provenance": provenance,
+    "claims": lambda r, s, root: claims(r),
 }
 """What a block may show, by the name after the study's (`core/summary`)."""
 
@@ -199,7 +249,8 @@ FIGURES = {
 
 
 def write_figures(root: Path) -> list[Path]:
-    """Make each study's report in a scratch folder and keep the figures the docs show, in docs/results/<study>/."""
+    """Make each committed study's report in a scratch folder and keep the figures the docs show, in
+    docs/results/<study>/ (a study with no folder under results/ yet has none)."""
     import tempfile
 
     from ..storage.atomic import write_atomic
@@ -208,6 +259,8 @@ def write_figures(root: Path) -> list[Path]:
     written = []
     for name, wanted in FIGURES.items():
         study = STUDIES[name]
+        if not (root / study.folder).is_dir():
+            continue
         with tempfile.TemporaryDirectory(prefix=f"publish-{name}-") as scratch:
             report = make_report([root / study.folder], Path(scratch), baseline=study.baseline)
             for figure in wanted:

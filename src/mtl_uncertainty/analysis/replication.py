@@ -13,7 +13,7 @@ import pandas as pd
 from .cells import METHOD
 from .stats import estimate
 
-SOURCE_TABLE = {  # ../shared/reference/README.md: (weighting, recon) → (3-class, 10-class)
+SOURCE_TABLE = {  # the source's table (docs/source.md): (weighting, recon) → (3-class, 10-class)
     ("learnable", True): (0.96688, 0.89877),
     ("fixed", True): (0.96745, 0.89035),
     ("learnable", False): (0.97347, 0.88518),

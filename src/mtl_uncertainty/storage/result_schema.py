@@ -1,6 +1,6 @@
 """result.json: its file name, version, and the check that one is whole (torch-free: the report uses it too).
 
-Every field is documented in the README ("result.json"). A result is trusted as finished only if
+Every field is documented in docs/outputs.md ("result.json"). A result is trusted as finished only if
 `problems` finds nothing: a file with the right status and hash but missing metrics, history or
 trajectory is set aside and the run is trained again.
 """

@@ -144,7 +144,9 @@ def claims(report: Report) -> str:
     for r in paired.itertuples():
         kind = r.verdict.split(" ")[0] if r.verdict.startswith(("better", "worse", "equivalent")) else "unclear"
         where = by_row.setdefault(kind, {}).setdefault(r.row, [])
-        where.append(f"{METRICS[r.metric][0]} ({num(r.diff, 5 if 'loss' in r.metric else 4, sign=True)})")
+        both = re.search(r"within ±[\d.e-]+", r.verdict) if kind in ("better", "worse") else None
+        diff = num(r.diff, 5 if "loss" in r.metric else 4, sign=True)
+        where.append(f"{METRICS[r.metric][0]} ({diff}" + (f"; also equivalent {both.group(0)})" if both else ")"))
     heads = {
         "equivalent": f"**Equivalent to {base}** (paired TOST, Holm p < 0.05, margins {margins})",
         "better": f"**Better than {base}** (paired t, Holm p < 0.05)",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CONF, run_cli, tiny_overrides
+from tests.conftest import CONF, compose_cfg, run_cli, tiny_overrides
 
 PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 
@@ -93,3 +93,21 @@ def test_a_search_without_a_validation_split_is_refused(tmp_path: Path, syntheti
     )
     assert proc.returncode == 1 and "selects on a validation split" in proc.stderr
     assert not sweep.exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "says"),
+    [
+        ("hydra.sweeper.n_trials=0", "hydra.sweeper.n_trials=0 runs no trial"),
+        ("weighting.weights.cls10=tag(log,interval(0,20))", "The search space cannot be searched"),
+        ("weighting.weights.cls10=interval(20,0.05)", "The search space cannot be searched"),
+    ],
+)
+def test_a_search_that_cannot_run_is_refused_in_one_paragraph(
+    tmp_path: Path, synthetic_root: Path, override: str, says: str
+) -> None:
+    sweep = tmp_path / "sweep"
+    args = ["-m", "+experiment=tune_fixed", *tiny_overrides(synthetic_root), "data.val_size=128", override]
+    proc = run_cli(*args, f"hydra.sweep.dir={sweep}")
+    assert proc.returncode == 1 and says in proc.stderr and "nothing was run" in proc.stderr, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and not sweep.exists()

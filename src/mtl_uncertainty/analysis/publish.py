@@ -69,17 +69,26 @@ STUDIES = {
 }
 
 
+def _diff(diff: float, metric: str) -> str:
+    """A paired difference as the pages show it: 5 decimals for a loss, 4 for an accuracy, signed."""
+    return num(diff, 5 if "loss" in metric else 4, sign=True)
+
+
+def _also_within(verdict: str) -> str | None:
+    """'within ±m' of a better/worse verdict that is also an equivalence (compare.verdict), else None."""
+    found = re.search(r"within ±[\d.e-]+", verdict) if verdict.startswith(("better", "worse")) else None
+    return found.group(0) if found else None
+
+
 def _short_verdict(verdict: str, diff: float, metric: str) -> str:
     """better/worse by x, equivalent (±m), or not shown (x): one cell of the verdict matrix."""
-    digits = 5 if "loss" in metric else 4
     if verdict.startswith(("better", "worse")):
-        head = verdict.split(" than ")[0]
-        within = re.search(r"within ±[\d.e-]+", verdict)
-        return f"{head} ({num(diff, digits, sign=True)})" + (f", {within.group(0)}" if within else "")
+        within = _also_within(verdict)
+        return f"{verdict.split(' than ')[0]} ({_diff(diff, metric)})" + (f", {within}" if within else "")
     if verdict.startswith("equivalent"):
-        return re.sub(r" \(TOST.*", "", verdict) + f" ({num(diff, digits, sign=True)})"
+        return re.sub(r" \(TOST.*", "", verdict) + f" ({_diff(diff, metric)})"
     if verdict.startswith("not shown"):
-        return f"not shown either way ({num(diff, digits, sign=True)})"
+        return f"not shown either way ({_diff(diff, metric)})"
     return verdict
 
 
@@ -143,10 +152,11 @@ def claims(report: Report) -> str:
     by_row: dict[str, dict[str, list[str]]] = {}
     for r in paired.itertuples():
         kind = r.verdict.split(" ")[0] if r.verdict.startswith(("better", "worse", "equivalent")) else "unclear"
-        where = by_row.setdefault(kind, {}).setdefault(r.row, [])
-        both = re.search(r"within ±[\d.e-]+", r.verdict) if kind in ("better", "worse") else None
-        diff = num(r.diff, 5 if "loss" in r.metric else 4, sign=True)
-        where.append(f"{METRICS[r.metric][0]} ({diff}" + (f"; also equivalent {both.group(0)})" if both else ")"))
+        within = _also_within(r.verdict)
+        also = f"; also equivalent {within}" if within else ""
+        by_row.setdefault(kind, {}).setdefault(r.row, []).append(
+            f"{METRICS[r.metric][0]} ({_diff(r.diff, r.metric)}{also})"
+        )
     heads = {
         "equivalent": f"**Equivalent to {base}** (paired TOST, Holm p < 0.05, margins {margins})",
         "better": f"**Better than {base}** (paired t, Holm p < 0.05)",

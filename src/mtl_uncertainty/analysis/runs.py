@@ -88,7 +88,12 @@ def read_run(path: Path) -> Run | Excluded:
         return Excluded(path, "malformed", f"result.json is unreadable: {e}")
     if not isinstance(result, dict):
         return Excluded(path, "malformed", "result.json does not hold an object")
-    result = upgrade(result)
+    wrong = result_schema.type_problems(result)  # before any field is used, in either layout
+    if not wrong:
+        result = upgrade(result)
+        wrong = result_schema.type_problems(result)
+    if wrong:
+        return Excluded(path, "malformed", "result.json has fields of the wrong type: " + "; ".join(wrong))
     return _exclusion(path, result) or Run(path, result)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..runs.folder import LOCK_FILE
+from ..storage import result_schema
 from ..storage.reading import UnreadableFile, read_json
 from ..storage.result_schema import RESULT_FILE
 
@@ -29,6 +30,7 @@ class SweepSummary:
     sweep_dir: Path
     by_status: dict[str, list[Path]] = field(default_factory=dict)
     errors: dict[Path, str] = field(default_factory=dict)  # failed job → its error in one line
+    invalid: dict[Path, str] = field(default_factory=dict)  # job whose result is not whole → why
     not_counted: dict[Path, str] = field(default_factory=dict)  # folder → why it is not counted
 
     def names(self, status: str) -> list[str]:
@@ -52,13 +54,15 @@ class SweepSummary:
         parts = [f"{self.count(s)} {s}" for s in ("completed", "diverged", "failed")]
         if self.count("missing"):
             parts.append(f"{self.count('missing')} without a result")
+        if self.count("invalid"):
+            parts.append(f"{self.count('invalid')} with a result that is not whole")
         if self.count("running"):
             parts.append(f"{self.count('running')} being trained by another process")
         return f"Sweep {self.sweep_dir}: {', '.join(parts)}"
 
     def exit_code(self) -> int:
-        if self.count("failed") or self.count("missing"):
-            return FAILED_EXIT_CODE
+        if self.total > sum(self.count(s) for s in ("completed", "diverged", "running")):
+            return FAILED_EXIT_CODE  # every job that did not complete and is not another process's counts
         return DIVERGED_EXIT_CODE if self.count("diverged") else 0
 
     def details(self) -> list[str]:
@@ -68,6 +72,7 @@ class SweepSummary:
             f"no result: {self.name(p)} (never finished; run the command again)"
             for p in self.by_status.get("missing", [])
         ]
+        out += [f"not a whole result: {self.name(p)} ({why}; run the command again)" for p, why in self.invalid.items()]
         out += [f"diverged: {n} (see 'divergence' in its result.json)" for n in self.names("diverged")]
         out += [f"being trained by another process: {n}" for n in self.names("running")]
         out += [f"not counted: {self.name(p)}: {why}" for p, why in self.not_counted.items()]
@@ -75,11 +80,22 @@ class SweepSummary:
 
 
 def _read(path: Path) -> dict | None:
+    """The folder's result.json, if it can be read and every field is of its type (else None: no result)."""
     try:
         result = read_json(path / RESULT_FILE)
     except (OSError, UnreadableFile):
         return None
-    return result if isinstance(result, dict) else None
+    return None if result_schema.type_problems(result) else result
+
+
+def _not_whole(result: dict) -> list[str]:
+    """What keeps a result that says it is over from being a whole run, by its own config (the runner's check)."""
+    if result.get("status") not in result_schema.FINAL_STATUSES:
+        return []
+    if "config" not in result or "tasks" not in result:
+        return ["it lacks its config or its tasks"]
+    shape = result_schema.expected_shape(result["config"], result["tasks"].get("active") or [])
+    return result_schema.problems(result, **shape)
 
 
 def _locked(folder: Path) -> bool:
@@ -107,7 +123,7 @@ def _status(folder: Path, result: dict | None) -> str:
 
 
 def _error_line(result: dict | None) -> str:
-    error = (result or {}).get("error") or {}
+    error = (result or {}).get("error") or {}  # typed by the reader: an object of strings, or absent
     message = str(error.get("message", "")).strip().splitlines()
     return f"{error.get('type', 'error')}: {message[0] if message else ''}"
 
@@ -153,11 +169,13 @@ def summarize(
             owner[identity] = folder
         status = _status(folder, result)
         seen = failures.get(str(folder.resolve()))
-        if seen is not None and status == "missing":
+        if seen is not None and status != "running":  # it failed in this process, whatever its folder says
             status = "failed"
+        elif result is not None and (why := _not_whole(result)):
+            status = "invalid"
+            summary.invalid[folder] = "; ".join(why)
         summary.by_status.setdefault(status, []).append(folder)
         if status == "failed":
-            summary.errors[folder] = (
-                _error_line(result) if result is not None else f"{seen} (not recorded in its folder)"
-            )
+            recorded = result is not None and result.get("status") == "failed"
+            summary.errors[folder] = _error_line(result) if recorded else f"{seen} (not recorded in its folder)"
     return summary

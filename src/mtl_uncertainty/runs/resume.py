@@ -61,9 +61,13 @@ def finished_result(out_dir: Path, cfg: DictConfig, identity: RunIdentity) -> di
     except UnreadableFile as e:
         log.warning("%s is unreadable (%s); set aside as %s", path, e, set_aside(path, "unreadable"))
         return None
-    if isinstance(result, dict) and result.get("status") == "failed":
+    if wrong := result_schema.type_problems(result):  # before any field is used: every field of its type
+        aside = set_aside(path, "invalid")
+        log.warning("%s is not a result of a run (%s); set aside as %s", path, "; ".join(wrong), aside)
+        return None
+    if result.get("status") == "failed":
         return None  # a failed run is trained again; its record is overwritten
-    if not isinstance(result, dict) or not isinstance(result.get("config_hash"), str):
+    if "config_hash" not in result:
         log.warning("%s holds no result of a run; set aside as %s", path, set_aside(path, "invalid"))
         return None
     if result.get("config_hash") != identity.config_hash:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -48,8 +49,21 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+MAX_TAG = 40
+"""A set-aside name's tag is at most this long: the file name stays far below any system's limit."""
+
+
+def safe_tag(tag: str) -> str:
+    """`tag` as a part of a file name: letters, digits, `_` and `-` only (no `/`, NUL or `..`), at most 40."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", tag)[:MAX_TAG] or "_"
+
+
 def set_aside(path: Path, tag: str) -> Path:
-    """Rename `path` to `<stem>.<tag><suffix>` (or `<stem>.<tag>-2<suffix>`, ... if taken); nothing is overwritten."""
+    """Rename `path` to `<stem>.<tag><suffix>` (or `<stem>.<tag>-2<suffix>`, ... if taken); nothing is overwritten.
+
+    The tag may come from the file itself (another config's hash): it is made safe first (`safe_tag`).
+    """
+    tag = safe_tag(tag)
     for n in range(1, 10_000):
         target = path.with_name(f"{path.stem}.{tag}{'' if n == 1 else f'-{n}'}{path.suffix}")
         try:

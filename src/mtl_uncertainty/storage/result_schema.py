@@ -11,6 +11,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from .json_shape import BOOL, INT, NUM, SCALAR, STR, list_of, map_of, obj, one_of, optional
+from .json_shape import shape_problems as _shape_of
+
 RESULT_FILE = "result.json"
 SCHEMA_VERSION = 2
 FINAL_STATUSES = ("completed", "diverged")
@@ -20,6 +23,94 @@ TASKS = ("cls3", "cls10", "recon")
 ACCURACIES = ("acc_cls3", "acc_cls10")
 TASK_LOSSES = tuple(f"loss_{t}" for t in TASKS)
 """Per-task losses (cross-entropy, MSE) are never negative; the minimised total can be (learned s)."""
+
+
+METRICS = map_of(optional(NUM))
+"""A split's metrics: each a number, or null where it does not apply (no reconstruction)."""
+_PER_TASK = map_of(optional(NUM))
+_CONFIG_SECTION = map_of(one_of(SCALAR, map_of(SCALAR)))
+CONFIG = obj(
+    {
+        "dataset": obj({"name": STR, "coarse_labels": list_of(INT), "coarse_names": list_of(STR)}, rest=SCALAR),
+        "weighting": obj({"name": STR}, rest=one_of(SCALAR, map_of(SCALAR)), required=("name",)),
+        "sigma_init": obj({"name": STR}, rest=one_of(SCALAR, map_of(SCALAR)), required=("name",)),
+        "recon": BOOL,
+        "seed": INT,
+        "device": STR,
+        "train": obj(
+            {"epochs": INT, "batch_size": INT, "lr": NUM, "adam_eps": NUM, "eval_batch_size": INT}, required=("epochs",)
+        ),
+        "model": obj({"init": STR}, rest=SCALAR),
+        "data": obj({"root": STR, "download": BOOL, "verify": BOOL, "val_size": INT}, rest=SCALAR),
+        "record": obj({"trajectory_every": INT}, rest=SCALAR),
+    },
+    rest=_CONFIG_SECTION,
+    required=("dataset", "weighting", "recon", "seed", "train"),
+)
+"""The resolved config as result.json records it: the fields every part reads, typed; any other a plain value."""
+EPOCH = obj(
+    {
+        "epoch": INT,
+        "step": INT,
+        "train": METRICS,
+        "test": METRICS,
+        "val": METRICS,
+        "values": map_of(_PER_TASK),
+        "seconds": map_of(optional(NUM)),
+    }
+)
+TRAJECTORY = obj(
+    {
+        "every": INT,
+        "tasks": list_of(STR),
+        "step": list_of(INT),
+        "loss": map_of(list_of(optional(NUM))),
+        "values": map_of(map_of(list_of(optional(NUM)))),
+        "labels": map_of(STR),
+        "initial": map_of(optional(_PER_TASK)),
+    }
+)
+RESULT = obj(
+    {
+        "schema": INT,
+        "config": CONFIG,
+        "config_hash": STR,
+        "data": obj(
+            {
+                "dataset": STR,
+                "verified": BOOL,
+                "files": map_of(map_of(one_of(STR, INT))),
+                "hash": optional(STR),  # null: a schema-1 file, which predates the data's identity
+            }
+        ),
+        "seed": INT,
+        "job_dir": optional(STR),
+        "tasks": obj({"active": list_of(STR), "trained": list_of(STR)}),
+        "device": STR,
+        "gpu": optional(STR),
+        "cpu": one_of(obj({"model": STR, "arch": STR, "threads": INT, "threads_by_segment": list_of(INT)}), STR),
+        "versions": map_of(optional(STR)),
+        "git": optional(obj({"commit": STR, "dirty": BOOL})),
+        "status": STR,
+        "started_at": STR,
+        "finished_at": STR,
+        "resumed_at_epochs": list_of(INT),
+        "final": optional(map_of(METRICS)),
+        "divergence": optional(obj({"epoch": INT, "step": INT, "losses": map_of(SCALAR), "values": map_of(_PER_TASK)})),
+        "error": obj({"type": STR, "message": STR, "traceback": one_of(STR, list_of(STR))}),
+        "history": list_of(EPOCH),
+        "trajectory": TRAJECTORY,
+        "timings": map_of(optional(NUM)),
+    }
+)
+"""result.json (schema 2, and schema 1 read in its layout): the type of every field a reader uses."""
+
+
+def type_problems(result: Any) -> list[str]:
+    """Which fields of `result` are of the wrong type (a string where an object belongs): checked before any is used."""
+    if not isinstance(result, dict):
+        return [f"it holds a {type(result).__name__}, not an object"]
+    return _shape_of(RESULT, result)
 
 
 def expected_shape(config: dict[str, Any], active: Sequence[str]) -> dict[str, Any]:
@@ -72,14 +163,26 @@ def _trajectory_problems(traj: Any, tasks: Sequence[str]) -> list[str]:
     return out
 
 
+def _task_problems(tasks: dict[str, Any] | None) -> list[str]:
+    """The active tasks: one or more of TASKS, each once; the trained ones: one or more of those."""
+    if tasks is None:
+        return []
+    active, trained = tasks.get("active") or [], tasks.get("trained") or []
+    if not active or len(set(active)) < len(active) or not set(active) <= set(TASKS):
+        return [f"its active tasks {active} are not one or more of {', '.join(TASKS)}, each once"]
+    if not trained or len(set(trained)) < len(trained) or not set(trained) <= set(active):
+        return [f"its trained tasks {trained} are not one or more of its active tasks, each once"]
+    return []
+
+
 def problems(result: Any, epochs: int, tasks: Sequence[str], splits: Sequence[str] = ("test",)) -> list[str]:
     """What keeps `result` from being a whole, finished run of `epochs` epochs over `tasks` (empty: whole).
 
     `splits` are the evaluation splits every epoch and the final metrics must have (test, val).
     Every metric must be finite and possible: accuracies in [0, 1], losses ≥ 0.
     """
-    if not isinstance(result, dict):
-        return [f"it holds a {type(result).__name__}, not an object"]
+    if wrong := type_problems(result):
+        return wrong
     out = []
     if result.get("schema") != SCHEMA_VERSION:
         out.append(f"its schema is {result.get('schema')!r}, not {SCHEMA_VERSION}")
@@ -92,7 +195,9 @@ def problems(result: Any, epochs: int, tasks: Sequence[str], splits: Sequence[st
 
 def shape_problems(result: dict[str, Any], epochs: int, tasks: Sequence[str], splits: Sequence[str]) -> list[str]:
     """`problems` without the version and identity checks: what a result of any version must hold to be read."""
-    out = []
+    if wrong := type_problems(result):
+        return wrong
+    out = _task_problems(result.get("tasks"))
     status = result.get("status")
     if status not in FINAL_STATUSES:
         return [*out, f"its status is {status!r}, not finished"]

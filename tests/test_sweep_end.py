@@ -13,7 +13,7 @@ import pytest
 
 from mtl_uncertainty.run import run
 from mtl_uncertainty.runs.folder import JobLock
-from tests.conftest import REPO, TRAIN, compose_cfg, run_cli, tiny_overrides
+from tests.conftest import REPO, TRAIN, compose_cfg, run_cli, tiny_overrides, write_synthetic_mnist
 
 FAULT = "MTL_UNCERTAINTY_FAULT"
 
@@ -150,3 +150,19 @@ def test_an_unreadable_result_in_a_sweep_is_set_aside_and_the_sweep_ends_by_the_
     out = again.stdout + again.stderr
     assert "2 completed, 0 diverged, 0 failed" in out and "RecursionError" in out and "report: " in out
     assert (job / "result.unreadable.json").exists() and json.loads((job / "result.json").read_text())["final"]
+
+
+@pytest.mark.slow
+def test_a_swept_key_left_out_of_folder_names_is_refused_before_anything_runs(
+    tmp_path: Path, synthetic_root: Path
+) -> None:
+    """data.root=A,B would put both jobs in one folder (before: '1 completed' for 2 jobs, exit 0, both trained on
+    every rerun); the sweep is refused in one paragraph naming the key and the fix, and nothing is written."""
+    other = write_synthetic_mnist(tmp_path / "other", seed=3)
+    sweep = tmp_path / "sweep"
+    args = [*tiny_overrides(synthetic_root), "weighting=fixed", f"hydra.sweep.dir={sweep}"]
+    proc = run_cli("-m", *args, f"data.root={synthetic_root},{other}")
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "would share the folder" in proc.stderr and "data.root is left out of job folder names" in proc.stderr
+    assert "Run one sweep per value" in proc.stderr and "Traceback" not in proc.stderr
+    assert not sweep.exists()

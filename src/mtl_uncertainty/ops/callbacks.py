@@ -23,7 +23,7 @@ from ..runs.folder import writable_target
 from .interrupt import note_output
 from .jobs import FAILURES, LAUNCHER_PID, tunes
 from .library_logs import quiet_libraries
-from .preflight import check_jobs, compose_jobs, empty_sweep, sweep_job_overrides, task_config
+from .preflight import check_jobs, compose_jobs, empty_sweep, shared_folders, sweep_job_overrides, task_config
 from .sweep import summarize
 
 log = logging.getLogger(__name__)
@@ -87,9 +87,11 @@ class Preflight(Callback):
         if not jobs:
             raise empty_sweep(config)
         composed = compose_jobs(config, jobs)
+        folders = [Path(str(c.hydra.sweep.dir)) / str(c.hydra.sweep.subdir) for c in composed]
+        shared_folders(jobs, folders)
         check_jobs([task_config(c) for c in composed], _job_labels(jobs), sweep_dir)
         writable_target(sweep_dir)
-        EXPECTED_JOBS[str(sweep_dir)] = [Path(str(c.hydra.sweep.dir)) / str(c.hydra.sweep.subdir) for c in composed]
+        EXPECTED_JOBS[str(sweep_dir)] = folders
 
 
 def check_search(config: DictConfig, task: DictConfig) -> None:

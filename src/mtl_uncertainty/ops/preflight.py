@@ -76,6 +76,28 @@ def compose_jobs(config: DictConfig, jobs: Sequence[Sequence[str]]) -> list[Dict
     return [loader.load_sweep_config(config, list(overrides)) for overrides in jobs]
 
 
+def shared_folders(jobs: Sequence[Sequence[str]], folders: Sequence[Path]) -> None:
+    """Refuse a sweep in which two jobs would share one folder: each would set the other's result aside."""
+    first: dict[Path, Sequence[str]] = {}
+    for overrides, folder in zip(jobs, folders):
+        other = first.setdefault(folder, overrides)
+        if other is overrides:
+            continue
+        keys = sorted({o.partition("=")[0] for o in set(overrides) ^ set(other)})
+        if not keys:
+            raise InputError(
+                f"The sweep lists the job {' '.join(overrides) or '(no overrides)'} twice; both would train in "
+                f"{folder}. Give each swept value once; nothing was run."
+            )
+        raise InputError(
+            f"Two jobs of the sweep would share the folder {folder} ({' '.join(other)} and {' '.join(overrides)}): "
+            f"{', '.join(keys)} is left out of job folder names "
+            "(hydra.job.config.override_dirname.exclude_keys), so each would set the other's result aside and "
+            "both would train again on every rerun. Run one sweep per value, each with its own hydra.sweep.dir, or "
+            "take the key out of exclude_keys to put it in the folder name; nothing was run."
+        )
+
+
 def empty_sweep(config: DictConfig) -> InputError:
     given = " ".join(config.hydra.overrides.task)
     return InputError(

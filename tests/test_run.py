@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -107,3 +109,32 @@ def test_result_json_is_the_returned_record(tmp_path: Path, synthetic_root: Path
     assert on_disk["final"] == result["final"] and on_disk["config_hash"] == result["config_hash"]
     assert on_disk["trajectory"]["step"] == [2, 4]
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("init", ["torch", "keras"])
+def test_a_run_draws_nothing_from_the_generator_other_threads_share(
+    tmp_path: Path, synthetic_root: Path, init: str
+) -> None:
+    """Every initial weight comes from the run's own generator: a run while another thread of the process reseeds
+    PyTorch's global generator, and 4 runs at once in threads, give the numbers of the runs alone (before:
+    model.init=torch seeded the global generator under fork_rng, which the threads shared)."""
+    cfgs = [compose_cfg(*tiny_overrides(synthetic_root), f"model.init={init}", f"seed={s}") for s in range(4)]
+    alone = [run(cfg, tmp_path / f"alone{i}")["final"] for i, cfg in enumerate(cfgs)]
+    stop = threading.Event()
+
+    def reseed() -> None:
+        n = 0
+        while not stop.is_set():
+            torch.manual_seed(n := n + 1)
+
+    other = threading.Thread(target=reseed)
+    other.start()
+    try:
+        beside = run(cfgs[0], tmp_path / "beside")["final"]
+    finally:
+        stop.set()
+        other.join()
+    assert beside == alone[0]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        jobs = [pool.submit(run, cfg, tmp_path / f"threads{i}") for i, cfg in enumerate(cfgs)]
+        assert [job.result()["final"] for job in jobs] == alone

@@ -107,13 +107,34 @@ def init_keras_(model: nn.Module, generator: torch.Generator | None = None) -> N
             nn.init.zeros_(module.bias)
 
 
+def init_torch_(model: nn.Module, generator: torch.Generator) -> None:
+    """PyTorch's own defaults (each layer's reset_parameters), drawn from `generator` in the same order.
+
+    Kaiming-uniform weights with a = √5 and biases uniform in ±1/√fan_in, layer by layer, weight
+    before bias: the numbers PyTorch's initialisers draw from a global generator seeded alike.
+    """
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
+            fan_in = module.weight.shape[1] * math.prod(module.weight.shape[2:])  # as PyTorch counts it
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            nn.init.uniform_(module.bias, -bound, bound, generator=generator)
+
+
+INITS = {"keras": init_keras_, "torch": init_torch_}
+
+
 def build_model(init: str, seed: int) -> MultiTaskNet:
-    """The network on the CPU, initialised from `seed` alone ('keras' or 'torch' style)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)  # PyTorch's own initialisers draw from the global generator
+    """The network on the CPU, initialised from `seed` alone ('keras' or 'torch' style).
+
+    Built without values (on the meta device), then every weight is drawn from the run's own
+    generator: PyTorch's global generator is never drawn from or seeded, so runs in several
+    threads of one process do not share it.
+    """
+    if init not in INITS:
+        raise ValueError(f"unknown model.init {init!r}: use 'keras' or 'torch'")
+    with torch.device("meta"):
         model = MultiTaskNet()
-        if init == "keras":
-            init_keras_(model, torch.Generator().manual_seed(seed))
-        elif init != "torch":
-            raise ValueError(f"unknown model.init {init!r}: use 'keras' or 'torch'")
+    model = model.to_empty(device="cpu")
+    INITS[init](model, torch.Generator().manual_seed(seed))
     return model

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import logging
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
+from mtl_uncertainty.config import ConfigError
 from mtl_uncertainty.data.splits import load_data
 from mtl_uncertainty.run import run
 from mtl_uncertainty.runs.checkpoint import CHECKPOINT_FILE, MAGIC, read_checkpoint
@@ -241,3 +245,51 @@ def test_a_lock_file_that_is_a_link_is_set_aside_and_its_target_never_written(
     result = run(compose_cfg(*tiny_overrides(synthetic_root)), job)
     assert result["status"] == "completed" and users.read_text() == "precious"
     assert (job / ".lock.odd").is_symlink() and not (job / ".lock").is_symlink()
+
+
+def test_each_segments_thread_count_is_recorded(tmp_path: Path, synthetic_root: Path) -> None:
+    """speed.threads may change between a kill and the resumption: result.json records each segment's count
+    (before: only the last one's)."""
+    before = torch.get_num_threads()
+    try:
+        run(two_epochs(synthetic_root, "speed.threads=1"), tmp_path)
+        (tmp_path / "result.json").unlink()  # as if killed after the last checkpoint
+        cpu = run(two_epochs(synthetic_root, "speed.threads=2"), tmp_path)["cpu"]
+    finally:
+        torch.set_num_threads(before)
+    assert cpu["threads_by_segment"] == [1, 2] and cpu["threads"] == 2
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """`folder` made unwritable for this process (chattr +i where it runs as root), or the test skipped."""
+    as_root = os.geteuid() == 0
+    make = ["chattr", "+i" if as_root else "-i", str(folder)]
+    if as_root and subprocess.run(make, capture_output=True).returncode != 0:
+        pytest.skip("running as root where chattr +i is not allowed: no folder can be made read-only")
+    if not as_root:
+        folder.chmod(0o555)
+    try:
+        yield
+    finally:
+        if as_root:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        else:
+            folder.chmod(0o755)
+
+
+def test_a_finished_run_is_read_back_from_a_read_only_folder(tmp_path: Path, synthetic_root: Path) -> None:
+    """run() on a folder that holds the finished run and cannot be written returns it (before: it raised)."""
+    cfg = compose_cfg(*tiny_overrides(synthetic_root))
+    first = run(cfg, tmp_path / "job")
+    with read_only(tmp_path / "job"):
+        assert run(cfg, tmp_path / "job") == first
+
+
+@pytest.mark.parametrize("val_size", [512, 600])
+def test_a_refused_run_creates_no_folder(tmp_path: Path, synthetic_root: Path, val_size: int) -> None:
+    """A validation split the 512 training images cannot hold is refused before out_dir is made, as the CLI refuses
+    it (before: 512 left an empty out_dir; 600 trained on the first 424 images, validated on all 512)."""
+    with pytest.raises(ConfigError, match=rf"data\.val_size={val_size} leaves no training images of the 512"):
+        run(compose_cfg(*tiny_overrides(synthetic_root), f"data.val_size={val_size}"), tmp_path / "job")
+    assert not (tmp_path / "job").exists()

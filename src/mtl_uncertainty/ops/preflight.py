@@ -9,9 +9,10 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from ..config import ConfigError, validate
-from ..data.splits import data_identity, training_images
+from ..data.splits import data_identity
 from ..errors import InputError
 from ..runs.folder import writable_target
+from ..runs.resume import check_fits
 from ..training.devices import resolve_device
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
@@ -38,18 +39,7 @@ def check_jobs(cfgs: Sequence[DictConfig], labels: Sequence[str], out_dir: Path)
         raise ConfigError(" ".join(_in_jobs(msg, jobs, len(cfgs)) for msg, jobs in problems.items()))
     for cfg in cfgs:
         data_identity(cfg)  # fetches what is missing, checks every file (once per process)
-        n_train = training_images(cfg)
-        if cfg.data.val_size >= n_train:
-            raise ConfigError(
-                f"data.val_size={cfg.data.val_size} leaves no training images of the {n_train} under "
-                f"{cfg.data.root}; use a validation split smaller than {n_train}. Nothing was run."
-            )
-        if cfg.train.batch_size > n_train - cfg.data.val_size:
-            raise ConfigError(
-                f"train.batch_size={cfg.train.batch_size} is larger than the {n_train - cfg.data.val_size} training "
-                f"images under {cfg.data.root}; use a batch size of at most {n_train - cfg.data.val_size}. "
-                "Nothing was run."
-            )
+        check_fits(cfg)
     writable_target(out_dir)
 
 

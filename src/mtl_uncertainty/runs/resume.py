@@ -15,8 +15,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from ..config import config_hash, to_plain, validate
-from ..data.splits import data_identity
+from ..config import ConfigError, config_hash, to_plain, validate
+from ..data.splits import data_identity, training_images
 from ..storage import result_schema
 from ..storage.atomic import set_aside
 from ..storage.reading import UnreadableFile, read_json
@@ -51,6 +51,23 @@ def expected_shape(cfg: DictConfig) -> dict[str, Any]:
     return result_schema.expected_shape(to_plain(cfg), task_names(active_tasks(cfg.recon)))
 
 
+def _rejection(result: Any, cfg: DictConfig, identity: RunIdentity) -> tuple[str | None, str] | None:
+    """Why `result` is not this run's finished result: (its set-aside tag, or None to leave it; why); None if it is."""
+    if wrong := result_schema.type_problems(result):  # before any field is used: every field of its type
+        return "invalid", f"is not a result of a run ({'; '.join(wrong)})"
+    if result.get("status") == "failed":
+        return None, "records a failure"  # a failed run is trained again; its record is overwritten
+    if "config_hash" not in result:
+        return "invalid", "holds no result of a run"
+    if result["config_hash"] != identity.config_hash:
+        return f"stale-{result['config_hash']}", "is from another config"
+    if (old := (result.get("data") or {}).get("hash")) != identity.data_hash:
+        return f"otherdata-{old}", "was computed on other data"
+    if problems := result_schema.problems(result, **expected_shape(cfg)):
+        return "invalid", f"is not a whole result ({'; '.join(problems)})"
+    return None
+
+
 def finished_result(out_dir: Path, cfg: DictConfig, identity: RunIdentity) -> dict[str, Any] | None:
     """The run's result if it is whole, over, and of this run; any other result.json is set aside."""
     path = out_dir / RESULT_FILE
@@ -61,37 +78,53 @@ def finished_result(out_dir: Path, cfg: DictConfig, identity: RunIdentity) -> di
     except UnreadableFile as e:
         log.warning("%s is unreadable (%s); set aside as %s", path, e, set_aside(path, "unreadable"))
         return None
-    if wrong := result_schema.type_problems(result):  # before any field is used: every field of its type
-        aside = set_aside(path, "invalid")
-        log.warning("%s is not a result of a run (%s); set aside as %s", path, "; ".join(wrong), aside)
+    if (rejection := _rejection(result, cfg, identity)) is None:
+        return result
+    tag, why = rejection
+    if tag is not None:
+        aside = set_aside(path, tag)
+        log.warning("%s %s; set aside as %s", path, why, aside)
+    return None
+
+
+def read_back(out_dir: Path, cfg: DictConfig, identity: RunIdentity) -> dict[str, Any] | None:
+    """The run's finished result in `out_dir`, read without writing anything (a read-only folder will do)."""
+    try:
+        result = read_json(out_dir / RESULT_FILE)
+    except (OSError, UnreadableFile):
         return None
-    if result.get("status") == "failed":
-        return None  # a failed run is trained again; its record is overwritten
-    if "config_hash" not in result:
-        log.warning("%s holds no result of a run; set aside as %s", path, set_aside(path, "invalid"))
-        return None
-    if result.get("config_hash") != identity.config_hash:
-        old = result.get("config_hash")
-        log.warning("%s is from another config; set aside as %s", path, set_aside(path, f"stale-{old}"))
-        return None
-    if (result.get("data") or {}).get("hash") != identity.data_hash:
-        old = (result.get("data") or {}).get("hash")
-        log.warning("%s was computed on other data; set aside as %s", path, set_aside(path, f"otherdata-{old}"))
-        return None
-    if problems := result_schema.problems(result, **expected_shape(cfg)):
-        log.warning(
-            "%s is not a whole result (%s); set aside as %s", path, "; ".join(problems), set_aside(path, "invalid")
+    return result if _rejection(result, cfg, identity) is None else None
+
+
+def check_fits(cfg: DictConfig) -> None:
+    """Refuse a validation split or a batch the run's training images cannot hold, before any folder is made."""
+    n_train = training_images(cfg)
+    if cfg.data.val_size >= n_train:
+        raise ConfigError(
+            f"data.val_size={cfg.data.val_size} leaves no training images of the {n_train} under "
+            f"{cfg.data.root}; use a validation split smaller than {n_train}. Nothing was run."
         )
-        return None
-    return result
+    if cfg.train.batch_size > n_train - cfg.data.val_size:
+        raise ConfigError(
+            f"train.batch_size={cfg.train.batch_size} is larger than the {n_train - cfg.data.val_size} training "
+            f"images under {cfg.data.root}; use a batch size of at most {n_train - cfg.data.val_size}. "
+            "Nothing was run."
+        )
 
 
 def prepare(cfg: DictConfig, out_dir: str | Path) -> tuple[Path, RunIdentity, dict[str, Any] | None]:
-    """Check the config, the data and the folder; (folder, the run's identity, its result if already over)."""
+    """Check the config, the data and the folder; (folder, the run's identity, its result if already over).
+
+    A finished run is read back even from a folder this process cannot write; a run that would be
+    refused creates no folder.
+    """
     validate(cfg)
     identity = identity_of(cfg)
-    out_dir = prepare_output_dir(out_dir)
-    done = finished_result(out_dir, cfg, identity)
+    done = read_back(Path(out_dir), cfg, identity)
+    if done is None:
+        check_fits(cfg)
+        out_dir = prepare_output_dir(out_dir)
+        done = finished_result(out_dir, cfg, identity)
     if done is not None:
         log.info("%s: already %s, nothing to do", out_dir, done["status"])
-    return out_dir, identity, done
+    return Path(out_dir), identity, done

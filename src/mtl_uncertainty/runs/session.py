@@ -60,6 +60,7 @@ class Session:
     bookkeeping_s: float = 0.0
     epoch: int = 0
     resumed_at: tuple[int, ...] = ()
+    earlier_threads: tuple[int | None, ...] = ()  # the PyTorch thread count of each segment before this one
     label: str = ""  # the run's name in log lines, where several runs share one log
     tensorboard: TensorBoardLog | None = None
 
@@ -84,6 +85,7 @@ class Session:
             "timings": {"train_s": self.train_s, "eval_s": self.eval_s, "bookkeeping_s": self.bookkeeping_s},
             "started_at": self.started_at,
             "resumed_at": list(self.resumed_at),
+            "threads_by_segment": self.threads_by_segment(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -98,6 +100,12 @@ class Session:
         self.epoch = int(state["epoch"])
         self.started_at = state["started_at"]
         self.resumed_at = (*state["resumed_at"], self.epoch)
+        known = state.get("threads_by_segment")  # absent from the checkpoints of earlier versions: not recorded
+        self.earlier_threads = tuple(known) if known is not None else (None,) * len(self.resumed_at)
+
+    def threads_by_segment(self) -> list[int | None]:
+        """The thread count of each segment of training (the first, then one per resumption; null: not recorded)."""
+        return [*self.earlier_threads, torch.get_num_threads()]
 
     def end_epoch(self, epoch: int, rows: np.ndarray, evals: dict[str, Any], train_s: float, eval_s: float) -> bool:
         """Record an epoch, checkpoint it and log it; False if a loss stopped being finite."""
@@ -209,6 +217,12 @@ class Session:
                 error,
             )
 
+    def _device(self) -> dict[str, Any]:
+        """The device, GPU and CPU; the CPU's `threads` is the last segment's, `threads_by_segment` each one's."""
+        info = device_info(self.trainer.train.images.device)
+        info["cpu"]["threads_by_segment"] = self.threads_by_segment()
+        return info
+
     def _identity(self) -> dict[str, Any]:
         """What was run, on which data, where, and with what software."""
         return {
@@ -222,7 +236,7 @@ class Session:
                 "active": self.record.tasks,
                 "trained": task_names(self.trainer.weighting.trained()),
             },
-            **device_info(self.trainer.train.images.device),
+            **self._device(),
             "versions": library_versions(self.trainer.train.images.device),
             "git": git_commit(),
         }

@@ -88,7 +88,9 @@ RESULT = obj(
         "tasks": obj({"active": list_of(STR), "trained": list_of(STR)}),
         "device": STR,
         "gpu": optional(STR),
-        "cpu": one_of(obj({"model": STR, "arch": STR, "threads": INT, "threads_by_segment": list_of(INT)}), STR),
+        "cpu": one_of(
+            obj({"model": STR, "arch": STR, "threads": INT, "threads_by_segment": list_of(optional(INT))}), STR
+        ),
         "versions": map_of(optional(STR)),
         "git": optional(obj({"commit": STR, "dirty": BOOL})),
         "status": STR,

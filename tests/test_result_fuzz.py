@@ -16,7 +16,7 @@ from mtl_uncertainty.analysis.runs import Excluded, read_run
 from mtl_uncertainty.ops.sweep import summarize
 from mtl_uncertainty.run import run
 from mtl_uncertainty.runs.resume import prepare
-from mtl_uncertainty.storage.result_schema import RESULT_FILE
+from mtl_uncertainty.storage.result_schema import RESULT_FILE, type_problems
 from tests.conftest import compose_cfg, run_cli, tiny_overrides
 
 JSON_VALUES = (None, True, 7, 0.5, "x", [], ["x"], {}, {"x": 1})
@@ -99,6 +99,8 @@ def test_the_sweep_summary_counts_every_mutant_once(tmp_path: Path, whole: tuple
         assert summary.total == 1, label
         if summary.count("completed") == 0 and summary.count("diverged") == 0:
             assert summary.exit_code() == 1 and summary.details(), label
+        if type_problems(mutant):  # named with the reason, not as a run that never finished
+            assert summary.invalid == {job: "; ".join(type_problems(mutant))}, label
 
 
 def test_the_report_uses_or_leaves_out_every_mutant(tmp_path: Path, whole: tuple[Any, dict[str, Any]]) -> None:

@@ -88,6 +88,17 @@ def _read(path: Path) -> dict | None:
     return None if result_schema.type_problems(result) else result
 
 
+def _unusable(folder: Path) -> str | None:
+    """Why the folder's result.json cannot be used at all (unreadable, a field of the wrong type); None if absent."""
+    try:
+        result = read_json(folder / RESULT_FILE)
+    except FileNotFoundError:
+        return None
+    except (OSError, UnreadableFile) as e:
+        return f"its result.json is unreadable: {e}"
+    return "; ".join(result_schema.type_problems(result)) or None
+
+
 def _not_whole(result: dict) -> list[str]:
     """What keeps a result that says it is over from being a whole run, by its own config (the runner's check)."""
     if result.get("status") not in result_schema.FINAL_STATUSES:
@@ -96,6 +107,13 @@ def _not_whole(result: dict) -> list[str]:
         return ["it lacks its config or its tasks"]
     shape = result_schema.expected_shape(result["config"], result["tasks"].get("active") or [])
     return result_schema.problems(result, **shape)
+
+
+def _why_not_whole(folder: Path, result: dict | None, status: str) -> str:
+    """Why the job's result is not a whole run ('' if it is, or if the folder holds none)."""
+    if result is not None:
+        return "; ".join(_not_whole(result))
+    return (_unusable(folder) or "") if status == "missing" else ""
 
 
 def _locked(folder: Path) -> bool:
@@ -171,9 +189,9 @@ def summarize(
         seen = failures.get(str(folder.resolve()))
         if seen is not None and status != "running":  # it failed in this process, whatever its folder says
             status = "failed"
-        elif result is not None and (why := _not_whole(result)):
+        elif why := _why_not_whole(folder, result, status):
             status = "invalid"
-            summary.invalid[folder] = "; ".join(why)
+            summary.invalid[folder] = why
         summary.by_status.setdefault(status, []).append(folder)
         if status == "failed":
             recorded = result is not None and result.get("status") == "failed"

@@ -26,6 +26,7 @@ class Report:
     baselines: dict[str, CellBaseline]  # how each cell's Δm% baselines were found
     paired: pd.DataFrame
     baseline: str  # the --baseline selector
+    primary: list[str] | None  # the selectors of the rows whose comparisons are the declared question (None: all)
     margins: dict[str, float]  # the TOST's equivalence margin per metric (acc_cls3, acc_cls10, loss_recon)
     selected: pd.DataFrame
     replication: pd.DataFrame

@@ -17,6 +17,8 @@ def num(x: Any, digits: int = 4, sign: bool = False) -> str:
     """A number with `digits` decimals, or — when there is none."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"
+    if round(x, digits) == 0:
+        x = 0.0  # no "-0.0000": a difference that rounds to nothing has no sign
     return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
 
 
@@ -118,47 +120,64 @@ def selected_display(selected: pd.DataFrame, others: Sequence[str]) -> pd.DataFr
     return pd.concat([out.reset_index(drop=True), table.reset_index(drop=True)], axis=1)
 
 
+def interval_text(lo: float, hi: float, digits: int = 4) -> str:
+    """[lo, hi], or (−∞, ∞) where the test could reject no shift at its level (too few pairs)."""
+    if math.isinf(lo) or math.isinf(hi):
+        return "(−∞, ∞)"
+    return f"[{num(lo, digits, sign=True)}, {num(hi, digits, sign=True)}]"
+
+
+def level_text(level: float) -> str:
+    """The confidence of an interval drawn at test level `level`: 95%, 99.5%, 99.72%."""
+    return f"{100 * (1 - level):.4g}%"
+
+
 def paired_display(paired: pd.DataFrame) -> pd.DataFrame:
-    """The paired comparisons: difference, CI, raw and Holm-adjusted p, the margin and TOST Holm p, verdict."""
+    """The paired comparisons: difference and the interval its verdict used, the sign-flip, t and TOST p-values,
+    the detectable difference, which family, and the verdict."""
     out = pd.DataFrame({"row": paired["row"]})
     if paired["group"].astype(bool).any():
         out["group"] = paired["group"]
     out["baseline"] = paired["baseline"]
     out["metric"] = [f"test {METRICS[m][0]}" for m in paired["metric"]]
     out["pairs"] = paired["n"]
-    out["row − baseline [95% CI]"] = [
-        f"{num(r.diff, 4, sign=True)} [{num(r.ci_lo, 4, sign=True)}, {num(r.ci_hi, 4, sign=True)}]"
+    out["row − baseline [CI, its level]"] = [
+        f"{num(r.diff, 4, sign=True)} {interval_text(r.ci_lo, r.ci_hi)} {level_text(r.level)}"
         for r in paired.itertuples()
     ]
-    out["p (paired t)"] = [num(p, 3) for p in paired["p"]]
+    out["sign-flip p"] = [num(p, 3) for p in paired["p_flip"]]
+    out["paired t p"] = [num(p, 3) for p in paired["p_t"]]
     out["Holm p"] = [num(p, 3) for p in paired["p_holm"]]
     out["equivalence margin"] = [f"±{m:g}" for m in paired["margin"]]
     out["TOST p (Holm)"] = [num(p, 3) for p in paired["p_tost_holm"]]
+    out["detectable (80% power)"] = [f"±{d:.2g}" if math.isfinite(d) else "—" for d in paired["detectable"]]
+    out["family"] = ["declared" if p else "exploratory" for p in paired["primary"]]
     out["verdict"] = paired["verdict"]
     return out
 
 
+def _inside_text(inside: Any) -> str:
+    return "—" if inside is None or inside != inside else ("inside" if inside else "outside")
+
+
 def replication_display(rep: pd.DataFrame) -> pd.DataFrame:
-    """The source's numbers beside ours, per weighting= and recon= value."""
+    """The source's numbers against one run's 95% prediction interval of ours (its measure), and our test accuracy."""
     rows = []
     for r in rep.to_dict("records"):
-        ours = {
-            m: f"{num(r[f'test.{m}'])} [{num(r[f'test.{m}.ci_lo'])}, {num(r[f'test.{m}.ci_hi'])}]"
-            for m in ("acc_cls3", "acc_cls10")
-        }
-        rows.append(
-            {
-                "weighting": r["weighting"],
-                "recon": r["recon"],
-                "source 3-class": f"{r['source.acc_cls3']:.4f}",
-                "source 10-class": f"{r['source.acc_cls10']:.4f}",
-                "ours test 3-class [95% CI]": ours["acc_cls3"],
-                "ours test 10-class [95% CI]": ours["acc_cls10"],
-                "ours train batches 3-class / 10-class": f"{num(r['train_running.acc_cls3'])} / "
-                f"{num(r['train_running.acc_cls10'])}",
-                "seeds": r["n"],
-            }
-        )
+        row = {"weighting": r["weighting"], "recon": r["recon"]}
+        for m, name in (("acc_cls3", "3-class"), ("acc_cls10", "10-class")):
+            lo, hi = r.get(f"train_running.{m}.pi_lo"), r.get(f"train_running.{m}.pi_hi")
+            row[f"source {name}"] = f"{r[f'source.{m}']:.4f}"
+            row[f"ours, train batches {name}: mean [95% PI of one run]"] = (
+                f"{num(r[f'train_running.{m}'])} [{num(lo)}, {num(hi)}]"
+            )
+            row[f"source {name} in the PI"] = _inside_text(r.get(f"source.{m}.inside"))
+        for m, name in (("acc_cls3", "3-class"), ("acc_cls10", "10-class")):
+            row[f"ours, test {name} [95% CI]"] = (
+                f"{num(r[f'test.{m}'])} [{num(r[f'test.{m}.ci_lo'])}, {num(r[f'test.{m}.ci_hi'])}]"
+            )
+        row["seeds"] = r["n"]
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

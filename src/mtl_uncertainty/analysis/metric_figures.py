@@ -8,6 +8,7 @@ What each figure shows in full is said beside it in report.md.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -145,14 +146,15 @@ def final_metrics(summary: pd.DataFrame, seeds: pd.DataFrame, stem: Path, format
 
 def _difference(ax, r: pd.Series, pos: float) -> None:
     """One comparison: filled where the difference is clear after Holm's correction, hollow where it is not."""
-    clear = str(r["verdict"]).startswith(("better", "worse"))
-    err = None if r["n"] < 2 else [[r["diff"] - r["ci_lo"]], [r["ci_hi"] - r["diff"]]]
+    clear = r["kind"] in ("better", "worse")
+    bounded = r["n"] >= 2 and math.isfinite(r["ci_lo"]) and math.isfinite(r["ci_hi"])
+    err = [[r["diff"] - r["ci_lo"]], [r["ci_hi"] - r["diff"]]] if bounded else None
     face = "black" if clear else "white"
     ax.errorbar(r["diff"], pos, xerr=err, fmt="o", color="black", mfc=face, capsize=3, markersize=5)
 
 
 def differences(paired: pd.DataFrame, stem: Path, formats: Sequence[str]) -> list[Path] | None:
-    """Each row minus its group's baseline, paired on seed: the mean difference and its 95% CI against 0."""
+    """Each row minus its group's baseline, paired on seed: the mean difference and the interval its verdict used."""
     if paired.empty:
         return None
     metrics = [m for m in METRICS if m in set(paired["metric"])]

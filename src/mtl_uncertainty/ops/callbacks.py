@@ -131,11 +131,17 @@ class SweepReport(Callback):
         from ..analysis.errors import BaselineError
 
         sweep = Path(config.hydra.sweep.dir)
+        question = config.get("report") or {}
+        baseline = question.get("baseline")
+        primary = question.get("primary")
+        primary = None if primary is None else list(primary)
         try:
             try:
-                report = make_report([sweep], sweep / "report")
+                report = make_report([sweep], sweep / "report", baseline=baseline, primary=primary)
             except BaselineError:  # several fixed-weight rows (a λ search): compare with the one best on validation
-                report = make_report([sweep], sweep / "report", baseline="best:weighting=fixed")
+                if baseline is not None:
+                    raise
+                report = make_report([sweep], sweep / "report", baseline="best:weighting=fixed", primary=primary)
         except NoRunsError as e:
             log.warning("no report: %s", e)
         except Exception as e:  # the runs are done and saved; a broken report must not hide that

@@ -118,13 +118,29 @@ def check_search(config: DictConfig, task: DictConfig) -> None:
         ) from e
 
 
+def write_sweep_floors(sweep: Path) -> None:
+    """Write <sweep>/floors.json from the data the sweep's runs used (`mtl_uncertainty.floors`); warn, never fail."""
+    from ..floors import write_floors
+
+    try:
+        path, problems = write_floors(sweep)
+    except Exception as e:  # the runs are done and saved; floors that could not be computed must not hide that
+        log.warning("no floors.json (%s: %s); try python -m mtl_uncertainty.floors %s", type(e).__name__, e, sweep)
+        return
+    for problem in problems:
+        log.warning("%s; try python -m mtl_uncertainty.floors %s --data-root PATH", problem, sweep)
+    if path is not None:
+        log.info("floors: %s", path)
+
+
 class SweepReport(Callback):
-    """Write the analysis report into <sweep>/report/ when a sweep ends (never fails the sweep)."""
+    """Write floors.json and the analysis report into <sweep>/report/ when a sweep ends (never fails the sweep)."""
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        write_sweep_floors(Path(config.hydra.sweep.dir))  # before the report, which reads it
         if not self.enabled:
             return
         from ..analysis import NoRunsError, make_report

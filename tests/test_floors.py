@@ -1,0 +1,187 @@
+"""The floors: computed from the runs' own data, written beside them, and read by the report.
+
+The data are tiny IDX files whose floors are worked out by hand here; the runs are result.json
+files written by hand (no training), except the CLI sweep of tests/test_run.py, which checks the
+floors.json a real sweep ends by writing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from mtl_uncertainty.data.datasets import MNIST, idx_bytes, raw_dir
+from mtl_uncertainty.data.splits import data_identity
+from mtl_uncertainty.floors import floors_json, main
+from mtl_uncertainty.storage.floors_file import FLOORS_FILE, problems, read_floors
+from mtl_uncertainty.storage.reading import UnreadableFile
+from tests.conftest import REPO
+
+COARSE = [2, 2, 0, 2, 2, 2, 1, 2, 2, 2]  # MNIST's 3-class grouping: digit 2, digit 6, other digits
+
+
+def _image(left: int, right: int) -> np.ndarray:
+    """A 28×28 image whose left 14 columns hold pixel value `left` and right 14 columns `right`."""
+    image = np.empty((28, 28), dtype=np.uint8)
+    image[:, :14], image[:, 14:] = left, right
+    return image
+
+
+def write_known_mnist(root: Path) -> Path:
+    """Three training images (the last is the validation split at val_size=1) and two test images.
+
+    In [−1, 1]: train split X1 = −1 everywhere, X2 = −1 left / +1 right; validation X3 = +1; test +1 and −1.
+    Labels: train 3, 3 (validation 7); test 3, 6.
+    """
+    raw = raw_dir(root, MNIST)
+    raw.mkdir(parents=True)
+    train = np.stack([_image(0, 0), _image(0, 255), _image(255, 255)])
+    test = np.stack([_image(255, 255), _image(0, 0)])
+    files = {
+        "train-images-idx3-ubyte": train,
+        "train-labels-idx1-ubyte": np.array([3, 3, 7], dtype=np.uint8),
+        "t10k-images-idx3-ubyte": test,
+        "t10k-labels-idx1-ubyte": np.array([3, 6], dtype=np.uint8),
+    }
+    for name, array in files.items():
+        (raw / name).write_bytes(idx_bytes(array))
+    return root
+
+
+# By hand: the mean training image is −1 on the left and 0 on the right; the best constant is −0.5;
+# the most frequent training class is 3 (10-class) and "other digits" (3-class).
+EXPECTED = {
+    # train: X1 and X2 each miss the mean image by 1 on the right half (0.5); the constant by 0.25 and 1.25
+    "train": {"images": 2, "mse_mean": 0.5, "mse_constant": 0.75, "acc3": 1.0, "acc10": 1.0},
+    # validation (+1): 4 on the left, 1 on the right; (1.5)² = 2.25; label 7 is "other digits" but not 3
+    "val": {"images": 1, "mse_mean": 2.5, "mse_constant": 2.25, "acc3": 1.0, "acc10": 0.0},
+    # test: +1 as the validation image, −1 as X1 (0.5 and 0.25); labels 3 (other digits) and 6 (digit 6)
+    "test": {"images": 2, "mse_mean": 1.5, "mse_constant": 1.25, "acc3": 0.5, "acc10": 0.5},
+}
+
+
+def _data_config(root: Path, val_size: int) -> dict:
+    return {
+        "dataset": {"name": "mnist", "coarse_labels": COARSE},
+        "data": {"root": str(root), "download": False, "verify": False, "val_size": val_size},
+    }
+
+
+def known_result(root: Path, val_size: int = 1, data_hash: str | None = None, seed: int = 0) -> dict:
+    """A finished run's result.json as far as the floors read it: its config and the identity of its data."""
+    config = _data_config(root, val_size)
+    identity = data_identity(OmegaConf.create(config))
+    return {
+        "schema": 2,
+        "status": "completed",
+        "seed": seed,
+        "config": config,
+        "data": {**identity, "hash": data_hash or identity["hash"]},
+    }
+
+
+def write_sweep(folder: Path, results: list[dict]) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "multirun.yaml").write_text("hydra: {}\n")
+    for i, r in enumerate(results):
+        (folder / f"job{i}").mkdir()
+        (folder / f"job{i}" / "result.json").write_text(json.dumps(r))
+    return folder
+
+
+def test_the_floors_of_known_images_are_the_ones_worked_out_by_hand(tmp_path: Path) -> None:
+    root = write_known_mnist(tmp_path / "data")
+    sweep = write_sweep(tmp_path / "sweep", [known_result(root), known_result(root, seed=1)])
+    assert main([str(sweep)]) == 0
+    (entry,) = read_floors(sweep / FLOORS_FILE)
+    assert entry["dataset"] == "mnist" and entry["val_size"] == 1 and entry["coarse_labels"] == COARSE
+    assert entry["data_hash"] == known_result(root)["data"]["hash"]
+    assert entry["constant"] == pytest.approx(-0.5) and entry["majority_class"] == {"cls3": 2, "cls10": 3}
+    for split, want in EXPECTED.items():
+        got = entry["splits"][split]
+        assert got["images"] == want["images"], split
+        assert got["loss_recon_mean_image"] == pytest.approx(want["mse_mean"], abs=1e-12), split
+        assert got["loss_recon_constant"] == pytest.approx(want["mse_constant"], abs=1e-12), split
+        assert got["acc_cls3_majority"] == pytest.approx(want["acc3"]), split
+        assert got["acc_cls10_majority"] == pytest.approx(want["acc10"]), split
+
+
+def test_without_a_validation_split_the_floors_are_fitted_on_all_training_images(tmp_path: Path) -> None:
+    root = write_known_mnist(tmp_path / "data")
+    sweep = write_sweep(tmp_path / "sweep", [known_result(root, val_size=0)])
+    assert main([str(sweep)]) == 0
+    (entry,) = read_floors(sweep / FLOORS_FILE)
+    assert sorted(entry["splits"]) == ["test", "train"]
+    # mean image (X1, X2, X3): −1/3 on the left, +1/3 on the right; each test image misses it by 4/3 on one
+    # half and 2/3 on the other
+    assert entry["splits"]["test"]["loss_recon_mean_image"] == pytest.approx((16 / 9 + 4 / 9) / 2)
+    assert entry["constant"] == pytest.approx(0.0)  # as many pixels at −1 as at +1
+    assert entry["splits"]["test"]["loss_recon_constant"] == pytest.approx(1.0)
+
+
+def test_the_command_writes_each_sweeps_floors_and_refuses_files_that_are_not_the_runs(tmp_path: Path) -> None:
+    root = write_known_mnist(tmp_path / "data")
+    study = tmp_path / "study"
+    good = write_sweep(study / "good", [known_result(root)])
+    other = write_sweep(study / "other", [known_result(root, data_hash="0123456789abcdef")])
+    proc = subprocess.run(
+        [sys.executable, "-m", "mtl_uncertainty.floors", str(study)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        timeout=300,
+    )
+    assert proc.returncode == 1, proc.stderr  # one sweep's data are not on this machine as the runs had them
+    assert f"wrote {good / FLOORS_FILE}" in proc.stdout
+    assert "are not the runs'" in proc.stderr and "0123456789abcdef" in proc.stderr
+    assert not (other / FLOORS_FILE).exists()
+    assert read_floors(good / FLOORS_FILE)[0]["splits"]["test"]["loss_recon_mean_image"] == pytest.approx(1.5)
+    # --data-root: files moved elsewhere are found there, and checked the same way
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (root / "MNIST").rename(moved / "MNIST")
+    (good / FLOORS_FILE).unlink()
+    assert main([str(good)]) == 1 and not (good / FLOORS_FILE).exists()
+    assert main([str(good), "--data-root", str(moved)]) == 0 and (good / FLOORS_FILE).is_file()
+
+
+def test_a_folder_without_finished_runs_gets_no_floors(tmp_path: Path) -> None:
+    sweep = write_sweep(tmp_path / "sweep", [{"status": "failed", "config": {}}])
+    assert main([str(sweep)]) == 1 and not (sweep / FLOORS_FILE).exists()
+
+
+def test_a_floors_file_the_suite_does_not_write_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / FLOORS_FILE
+    path.write_text(json.dumps({"schema": 1, "floors": [{"dataset": "mnist"}]}))
+    with pytest.raises(UnreadableFile, match="not a floors file"):
+        read_floors(path)
+    target = tmp_path / "elsewhere.json"
+    target.write_text(floors_json([]).decode())
+    (tmp_path / "link").mkdir()
+    (tmp_path / "link" / FLOORS_FILE).symlink_to(target)
+    with pytest.raises(UnreadableFile, match="symbolic link"):
+        read_floors(tmp_path / "link" / FLOORS_FILE)
+    assert problems(json.loads(floors_json([]))) == []
+
+
+@pytest.mark.slow
+def test_the_committed_floors_are_what_the_command_computes_from_the_real_data(
+    tmp_path: Path, shared_mnist: Path
+) -> None:
+    committed = REPO / "results" / "core" / "mnist" / FLOORS_FILE
+    results = tmp_path / "core" / "mnist"
+    results.mkdir(parents=True)
+    (results / "multirun.yaml").write_text("hydra: {}\n")
+    one = next((REPO / "results" / "core" / "mnist").rglob("result.json"))
+    (results / "job").mkdir()
+    (results / "job" / "result.json").write_bytes(one.read_bytes())
+    assert main([str(results), "--data-root", str(shared_mnist)]) == 0
+    assert json.loads((results / FLOORS_FILE).read_text()) == json.loads(committed.read_text())

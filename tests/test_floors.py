@@ -17,12 +17,15 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
+from mtl_uncertainty.analysis.displays import floor_lines, learned_text
+from mtl_uncertainty.analysis.report import build_report
 from mtl_uncertainty.data.datasets import MNIST, idx_bytes, raw_dir
 from mtl_uncertainty.data.splits import data_identity
 from mtl_uncertainty.floors import floors_json, main
 from mtl_uncertainty.storage.floors_file import FLOORS_FILE, problems, read_floors
 from mtl_uncertainty.storage.reading import UnreadableFile
 from tests.conftest import REPO
+from tests.test_figures import fake_result, write_runs
 
 COARSE = [2, 2, 0, 2, 2, 2, 1, 2, 2, 2]  # MNIST's 3-class grouping: digit 2, digit 6, other digits
 
@@ -170,6 +173,88 @@ def test_a_floors_file_the_suite_does_not_write_is_refused(tmp_path: Path) -> No
     with pytest.raises(UnreadableFile, match="symbolic link"):
         read_floors(tmp_path / "link" / FLOORS_FILE)
     assert problems(json.loads(floors_json([]))) == []
+
+
+# The report: learned counts and floor lines on hand-made runs.
+
+FAKE_HASH = "mnist-files"  # what tests.test_figures.fake_result records as its data.hash
+
+
+def fake_floors(recon_mean: float = 0.25, acc3: float = 0.8, acc10: float = 0.11) -> dict:
+    """A floors.json entry for the data of fake_result's runs (no validation split)."""
+    split = {
+        "images": 100,
+        "loss_recon_mean_image": recon_mean,
+        "loss_recon_constant": recon_mean + 0.1,
+        "acc_cls3_majority": acc3,
+        "acc_cls10_majority": acc10,
+    }
+    return {
+        "dataset": "mnist",
+        "data_hash": FAKE_HASH,
+        "val_size": 0,
+        "coarse_labels": COARSE,
+        "splits": {"train": split, "test": split},
+    }
+
+
+def run_with(method: str, seed: int, acc3: float, acc10: float, mse: float | None) -> dict:
+    r = fake_result(method, seed, recon=mse is not None, epochs=1)
+    r["final"]["test"].update(acc_cls3=acc3, acc_cls10=acc10, loss_recon=mse)
+    return r
+
+
+def test_each_row_counts_the_seeds_that_beat_each_floor(tmp_path: Path) -> None:
+    sweep = write_runs(
+        tmp_path / "sweep",
+        [
+            run_with("fixed", 0, 0.95, 0.90, 0.20),  # learned all three
+            run_with("fixed", 1, 0.95, 0.10, 0.30),  # 10-class below chance, MSE above the mean image's
+            run_with("fixed", 2, 0.79, 0.50, 0.25),  # 3-class below the majority; MSE at the floor: not below
+            run_with("learnable", 0, 0.95, 0.90, 0.20),
+            run_with("learnable", 1, 0.95, 0.90, 0.24),
+        ],
+    )
+    (sweep / FLOORS_FILE).write_bytes(floors_json([fake_floors()]))
+    report = build_report([sweep], tmp_path / "out")
+    rows = report.summary.set_index("row")
+    assert rows.loc["fixed", ["learned.cls3", "learned.cls10", "learned.recon"]].tolist() == [2, 2, 1]
+    assert rows.loc["fixed", "learned.recon.n"] == 3
+    assert rows.loc["learnable", ["learned.cls3", "learned.cls10", "learned.recon"]].tolist() == [2, 2, 2]
+    table = report.main_table_text()
+    assert "learned (3-class/10-class/recon)" in table.splitlines()[0]
+    assert "| 2/2/1 of 3 |" in table and "| 2/2/2 of 2 |" in table
+    (line,) = floor_lines(report.summary)
+    assert "MSE 0.25000 predicting the mean training image, 0.35000 predicting the best constant" in line
+    assert "accuracy 0.8000 (3-class) and 0.1100 (10-class)" in line
+
+
+def test_a_task_a_row_does_not_train_is_a_dash_in_its_count(tmp_path: Path) -> None:
+    sweep = write_runs(
+        tmp_path / "sweep",
+        [run_with("fixed", s, 0.95, 0.90, 0.20) for s in range(2)]
+        + [run_with("learnable", s, 0.95, 0.05, None) for s in range(2)],
+    )
+    (sweep / FLOORS_FILE).write_bytes(floors_json([fake_floors()]))
+    summary = build_report([sweep], tmp_path / "out").summary
+    texts = {r["cell"]: learned_text(r, ["cls3", "cls10", "recon"]) for _, r in summary.iterrows()}
+    assert texts["fixed, recon=true"] == "2/2/2 of 2"
+    assert texts["learnable, recon=false"] == "2/0/— of 2"
+
+
+def test_without_matching_floors_the_report_says_so_and_how_to_compute_them(tmp_path: Path) -> None:
+    sweep = write_runs(tmp_path / "sweep", [run_with("fixed", s, 0.95, 0.90, 0.20) for s in range(2)])
+    report = build_report([sweep], tmp_path / "out")
+    assert "| — (no floors) |" in report.main_table_text()
+    (line,) = floor_lines(report.summary)
+    assert "not available" in line and "python -m mtl_uncertainty.floors" in line
+    other = {**fake_floors(), "data_hash": "other-files"}  # the floors of other files are never used
+    (sweep / FLOORS_FILE).write_bytes(floors_json([other]))
+    (line,) = floor_lines(build_report([sweep], tmp_path / "out").summary)
+    assert "not available" in line and f"data.hash {FAKE_HASH}" in line
+    (sweep / FLOORS_FILE).write_text('{"schema": 1, "floors": 3}')
+    (line,) = floor_lines(build_report([sweep], tmp_path / "out").summary)
+    assert "not available" in line and "not a floors file" in line
 
 
 @pytest.mark.slow

@@ -67,7 +67,7 @@ def test_the_two_by_two_grid_writes_four_valid_results(tmp_path: Path, synthetic
         else:
             assert set(values) == {"weight"} and all(w == 1.0 for w in values["weight"]["cls3"])
         assert set(r["timings"]) == {"startup_s", "train_s", "eval_s", "bookkeeping_s", "total_s", "stack_size"}
-    # the sweep ends by writing the floors of the data its runs used (before its report)
+    # the sweep ends by writing the floors of the data its runs used, then the report that shows them
     (floors,) = read_floors(sweep / FLOORS_FILE)
     assert floors["data_hash"] == r["data"]["hash"] and floors["val_size"] == 0
     assert sorted(floors["splits"]) == ["test", "train"]
@@ -75,6 +75,8 @@ def test_the_two_by_two_grid_writes_four_valid_results(tmp_path: Path, synthetic
     mean_image = data.train.images.double().mean(0)
     expected = float((data.test.images.double() - mean_image).square().mean())
     assert floors["splits"]["test"]["loss_recon_mean_image"] == pytest.approx(expected, rel=1e-9)
+    report = (sweep / "report" / "report.md").read_text()
+    assert "learned (3-class/10-class/recon)" in report and "Floors on the test split" in report
 
 
 def test_same_seed_twice_gives_identical_results_on_cpu(tmp_path: Path, synthetic_root: Path) -> None:

@@ -11,7 +11,14 @@ from .cells import axis_name
 from .compare import DEFAULT_MARGINS
 from .contents import Report
 from .delta import CellBaseline
-from .displays import equilibrium_display, markdown, paired_display, replication_display, selected_display
+from .displays import (
+    equilibrium_display,
+    floor_lines,
+    markdown,
+    paired_display,
+    replication_display,
+    selected_display,
+)
 from .metric_figures import MIN_SPAN
 from .plotting import BAND, LOG_SPAN
 from .tables import METRICS
@@ -161,6 +168,7 @@ def _main(report: Report) -> list[str]:
         "",
         report.main_table_text(),
         "",
+        *[line for text in floor_lines(report.summary) for line in (text, "")],
         "Δm%: the mean over the active tasks of the relative improvement over the single-task baseline "
         "(Maninis et al. 2019; for the MSE a decrease counts as an improvement), each seed against the single-task "
         "run of the same seed and the same other axes (recon aside), then mean and 95% CI over seeds. "

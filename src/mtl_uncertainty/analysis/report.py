@@ -19,6 +19,7 @@ from .delta import add_single_task_rows
 from .displays import latex, summary_display
 from .equilibrium import DEFAULT_DELTA, DEFAULT_WINDOW, Rule, equilibrium_table
 from .errors import NoRunsError
+from .floors import group_floors, load_floors
 from .markdown import render
 from .replication import replication_table
 from .runs import Excluded, Run, load_runs, runs_table
@@ -98,7 +99,8 @@ def build_report(
     _, others = split_axes(axes)
     table = label_runs(table, axes)
     every_seed = add_single_task_rows(per_seed(table, others), others)
-    summary, how = summary_table(every_seed, others)
+    floors = group_floors(table, load_floors(sweeps))
+    summary, how = summary_table(every_seed, others, floors)
     seeds = every_seed[~every_seed["baseline_only"]].drop(columns="baseline_only")
     required = baseline != DEFAULT_BASELINE  # the default may simply not be among the runs
     paired = paired_table(seeds, baseline_cells(summary, table, selector, required), margins)
@@ -122,6 +124,7 @@ def build_report(
         replication,
         rule,
         equilibrium,
+        floors=floors,
     )
 
 

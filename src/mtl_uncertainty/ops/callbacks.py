@@ -159,7 +159,7 @@ class SweepReport(Callback):
                 "the report could not be made (%s: %s); try python analysis/report.py %s", type(e).__name__, e, sweep
             )
         else:
-            log.info("report: %s\n%s", report.out_dir / "report.md", report.main_table_text())
+            log.info("report: %s\n%s\n%s", report.out_dir / "report.md", report.main_table_text(), report.floors_text())
 
 
 class SweepStatus(Callback):

@@ -53,7 +53,7 @@ def _figures(report: Report, formats: Sequence[str]) -> dict[str, list[Path]]:
         "final_accuracy": metric_figures.final_metrics(report.summary, report.seeds, out / "final_accuracy", formats),
         "differences": metric_figures.differences(report.paired, out / "differences", formats),
         "test_accuracy": metric_figures.test_accuracy_per_epoch(
-            [(row, group, runs) for _, row, group, runs in cells], out / "test_accuracy", formats
+            [(row, group, runs) for _, row, group, runs in cells], out / "test_accuracy", formats, report.floors
         ),
         "weights": figures.weight_trajectories(labelled, out / "weights", formats),
         "sigma_trajectories": figures.value_trajectories(labelled, out / "sigma_trajectories", formats),

@@ -224,8 +224,9 @@ def test_each_row_counts_the_seeds_that_beat_each_floor(tmp_path: Path) -> None:
     table = report.main_table_text()
     assert "learned (3-class/10-class/recon)" in table.splitlines()[0]
     assert "| 2/2/1 of 3 |" in table and "| 2/2/2 of 2 |" in table
-    (line,) = floor_lines(report.summary)
+    line, explained = floor_lines(report.summary)
     assert "MSE 0.25000 predicting the mean training image, 0.35000 predicting the best constant" in line
+    assert "learned a task if" in explained
     assert "accuracy 0.8000 (3-class) and 0.1100 (10-class)" in line
 
 

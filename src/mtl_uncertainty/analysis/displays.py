@@ -148,7 +148,7 @@ def floor_lines(summary: pd.DataFrame) -> list[str]:
     for _, r in groups.iterrows():
         values = tuple(float(r[c]) for c in FLOOR_COLUMNS)
         several = len(groups) > 1 and (bool(r["floors.missing"]) or differ)
-        where = f" ({r['group']})" if r["group"] and several else ""
+        where = f", {r['group']}" if r["group"] and several else ""
         if r["floors.missing"]:
             lines.append(
                 f"Floors{where}: not available: {r['floors.missing']}. Compute them with "
@@ -158,12 +158,16 @@ def floor_lines(summary: pd.DataFrame) -> list[str]:
         elif values in distinct:
             distinct.remove(values)  # said once: every other group with these floors shares the line
             lines.append(
-                f"Floors on the test split{where} (floors.json, fitted on the training split): reconstruction MSE "
-                f"{num(values[0], 5)} predicting the mean training image, {num(values[1], 5)} predicting the best "
-                f"constant; accuracy {num(values[2])} (3-class) and {num(values[3])} (10-class) always predicting "
-                "the most frequent class. A seed learned a task if its test MSE is below the mean image's, or its "
-                "accuracy above the most frequent class's."
+                f"Floors on the test split{where}: reconstruction MSE {num(values[0], 5)} predicting the mean "
+                f"training image, {num(values[1], 5)} predicting the best constant; accuracy {num(values[2])} "
+                f"(3-class) and {num(values[3])} (10-class) always predicting the most frequent class."
             )
+    if len(found):
+        lines.append(
+            "The floors are fitted on the training split and measured on the test split (floors.json, written "
+            "from the data files beside the runs). A seed learned a task if its test MSE is below the mean "
+            "training image's, or its accuracy above the most frequent class's; `learned` counts them per row."
+        )
     return lines
 
 

@@ -21,7 +21,7 @@ from mtl_uncertainty.analysis.displays import floor_lines, learned_text
 from mtl_uncertainty.analysis.report import build_report
 from mtl_uncertainty.data.datasets import MNIST, idx_bytes, raw_dir
 from mtl_uncertainty.data.splits import data_identity
-from mtl_uncertainty.floors import floors_json, main
+from mtl_uncertainty.floors import floors_json, main, write_floors
 from mtl_uncertainty.storage.floors_file import FLOORS_FILE, problems, read_floors
 from mtl_uncertainty.storage.reading import UnreadableFile
 from tests.conftest import REPO
@@ -154,6 +154,19 @@ def test_the_command_writes_each_sweeps_floors_and_refuses_files_that_are_not_th
     (good / FLOORS_FILE).unlink()
     assert main([str(good)]) == 1 and not (good / FLOORS_FILE).exists()
     assert main([str(good), "--data-root", str(moved)]) == 0 and (good / FLOORS_FILE).is_file()
+
+
+def test_at_a_sweeps_end_only_its_own_runs_and_its_data_root_are_used(tmp_path: Path) -> None:
+    root = write_known_mnist(tmp_path / "data")
+    elsewhere = write_known_mnist(tmp_path / "elsewhere")
+    sweep = write_sweep(tmp_path / "sweep", [known_result(root), known_result(elsewhere, val_size=0)])
+    # job1 is not among the sweep's jobs (a result.json put there by other means): its data are never loaded
+    path, problems = write_floors(sweep, jobs=[sweep / "job0"], roots=[str(root)])
+    assert problems == [] and [e["val_size"] for e in read_floors(path)] == [1]
+    # every job the sweep's own, but job1's data.root is not the sweep's: no floors for it, and it is said
+    path, problems = write_floors(sweep, jobs=[sweep / "job0", sweep / "job1"], roots=[str(root)])
+    assert [e["val_size"] for e in read_floors(path)] == [1]
+    assert len(problems) == 1 and "is not the sweep's" in problems[0] and str(elsewhere) in problems[0]
 
 
 def test_a_folder_without_finished_runs_gets_no_floors(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -81,10 +82,12 @@ def _recorded_run(result: Any) -> tuple[tuple, dict[str, Any]] | None:
     return floor_key(needs["dataset"], needs["data_hash"], needs["val_size"], needs["coarse_labels"]), needs
 
 
-def recorded_data(sweep: Path) -> dict[tuple, Recorded]:
-    """The data every finished run under `sweep` used, by floor key (unreadable or unfinished runs are skipped)."""
+def recorded_data(sweep: Path, jobs: Sequence[Path] | None = None) -> dict[tuple, Recorded]:
+    """The data every finished run under `sweep` (or in the job folders `jobs`) used, by floor key; unreadable or
+    unfinished runs are skipped."""
     found: dict[tuple, Recorded] = {}
-    for path in sorted(sweep.rglob(RESULT_FILE)):
+    paths = sorted(sweep.rglob(RESULT_FILE)) if jobs is None else [Path(job) / RESULT_FILE for job in jobs]
+    for path in paths:
         try:
             run = _recorded_run(read_json(path))
         except (OSError, UnreadableFile):
@@ -109,10 +112,23 @@ def _config(recorded: Recorded, root: str):
     )
 
 
-def compute(recorded: Recorded, data_root: str | None = None) -> dict[str, Any] | str:
-    """The floors.json entry of the runs' data, or why it cannot be computed (files missing or not theirs)."""
-    reasons = []
-    for root in [data_root] if data_root else recorded.roots:
+def _same_folder(a: str, b: str) -> bool:
+    return os.path.abspath(a) == os.path.abspath(b)
+
+
+def compute(
+    recorded: Recorded, data_root: str | None = None, roots: Sequence[str] | None = None
+) -> dict[str, Any] | str:
+    """The floors.json entry of the runs' data, or why it cannot be computed (files missing or not theirs).
+
+    The data are loaded from `data_root`, else from each data.root the runs recorded (only those among `roots`,
+    where given: the folders the sweep was told to use).
+    """
+    candidates = [data_root] if data_root else recorded.roots
+    if roots is not None and not data_root:
+        candidates = [r for r in candidates if any(_same_folder(r, allowed) for allowed in roots)]
+    reasons = [] if candidates else [f"the runs' data.root ({', '.join(recorded.roots)}) is not the sweep's"]
+    for root in candidates:
         try:
             data = load_data(_config(recorded, root), torch.device("cpu"))
         except Exception as e:  # missing, unreadable or wrong files: said, never a crash
@@ -133,17 +149,23 @@ def floors_json(entries: Sequence[dict[str, Any]]) -> bytes:
     return (json.dumps({"schema": FLOORS_SCHEMA, "about": ABOUT, "floors": list(entries)}, indent=2) + "\n").encode()
 
 
-def write_floors(sweep: Path, data_root: str | None = None) -> tuple[Path | None, list[str]]:
+def write_floors(
+    sweep: Path,
+    data_root: str | None = None,
+    jobs: Sequence[Path] | None = None,
+    roots: Sequence[str] | None = None,
+) -> tuple[Path | None, list[str]]:
     """Write `<sweep>/floors.json` for the data of the runs under it; (its path or None, what could not be done).
 
+    `jobs`: only the runs in these job folders (a sweep's own); `roots`: load data only from these folders.
     Nothing is written where no finished run says which data it used (None and no problems).
     """
-    recorded = recorded_data(sweep)
+    recorded = recorded_data(sweep, jobs)
     if not recorded:
         return None, []
     entries, problems = [], []
     for key in sorted(recorded):
-        entry = compute(recorded[key], data_root)
+        entry = compute(recorded[key], data_root, roots)
         (problems if isinstance(entry, str) else entries).append(entry)
     if not entries:
         return None, problems

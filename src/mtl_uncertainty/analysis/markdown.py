@@ -28,7 +28,9 @@ FIGURE_TEXT = {
         "Final test metrics per row: the grey dots are the seeds, the black diamonds the mean with its 95% CI "
         "(no CI below 2 seeds). Each axis spans its data and at least {min_span:.0%} of its values, and states "
         "its range under it, so that a zoomed axis cannot make noise look like an effect; the differences figure "
-        "shows each row against its baseline with the CI of the difference."
+        "shows each row against its baseline with the CI of the difference. Where floors.json has the floors of "
+        "a row's data, dashed lines mark them (the mean training image's MSE, the most frequent class's accuracy; "
+        "dotted: the best constant's MSE), and a floor beyond its axis is named under it."
     ),
     "differences": (
         "Each row minus its group's baseline ({baselines}), paired on seed: the mean difference and its 95% CI. "
@@ -37,7 +39,8 @@ FIGURE_TEXT = {
     ),
     "test_accuracy": (
         "Test accuracy after each epoch: one line per row, one panel per group and accuracy, one y-scale per "
-        "accuracy ({band})."
+        "accuracy ({band}); the dashed line, where floors.json has it, is the accuracy of always predicting the "
+        "most frequent class."
     ),
     "weights": (
         "The effective weight on each task's loss against the training step, one panel per row, one y-scale in "

@@ -99,11 +99,78 @@ def summary_display(summary: pd.DataFrame, others: Sequence[str], ranks: bool = 
         out[f"test {METRICS[metric][0]}: mean ± s.d. [95% CI]"] = [
             metric_text(r, metric, int(r["seeds"])) for _, r in summary.iterrows()
         ]
+    if "learned.cls3.n" in summary:
+        tasks = learned_tasks(summary)
+        head = "/".join(LEARNED_NAMES[t] for t in tasks)
+        out[f"learned ({head})"] = [learned_text(r, tasks) for _, r in summary.iterrows()]
     out["Δm% [95% CI]"] = [delta_text(r) for _, r in summary.iterrows()]
     if ranks and "rank.mean" in summary:
         out["mean rank"] = [num(x, 2) for x in summary["rank.mean"]]
     out["n"] = [n_text(r) for _, r in summary.iterrows()]
     return out
+
+
+LEARNED_NAMES = {"cls3": "3-class", "cls10": "10-class", "recon": "recon"}
+
+
+def learned_tasks(summary: pd.DataFrame) -> list[str]:
+    """The tasks some row of the summary trains (whose learned counts the table shows)."""
+    return [t for t in LEARNED_NAMES if f"learned.{t}.n" in summary and summary[f"learned.{t}.n"].max() > 0]
+
+
+def learned_text(r: pd.Series | dict[str, Any], tasks: Sequence[str]) -> str:
+    """How many of a row's seeds beat each task's floor: `10/10/0 of 10`; — for a task it does not train."""
+    shown = [t for t in tasks if int(r[f"learned.{t}.n"]) > 0]
+    if all(math.isnan(float(r[f"learned.{t}"])) for t in shown):
+        return "— (no floors)"
+    counts = {t: int(r[f"learned.{t}"]) if t in shown else None for t in tasks}
+    totals = {int(r[f"learned.{t}.n"]) for t in shown}
+    if len(totals) == 1:
+        return "/".join("—" if c is None else str(c) for c in counts.values()) + f" of {totals.pop()}"
+    return "/".join("—" if c is None else f"{c} of {int(r[f'learned.{t}.n'])}" for t, c in counts.items())
+
+
+FLOOR_COLUMNS = (
+    "floor.test.loss_recon",
+    "floor.constant.test.loss_recon",
+    "floor.test.acc_cls3",
+    "floor.test.acc_cls10",
+)
+
+
+def floor_lines(summary: pd.DataFrame) -> list[str]:
+    """The floors under the main table: one line for every group's (one per group where they differ), or why none."""
+    if "floors.missing" not in summary:
+        return []
+    groups = summary.drop_duplicates("group")
+    found = groups[groups["floors.missing"] == ""]
+    distinct = list(dict.fromkeys(tuple(float(r[c]) for c in FLOOR_COLUMNS) for _, r in found.iterrows()))
+    differ = len(distinct) > 1
+    lines = []
+    for _, r in groups.iterrows():
+        values = tuple(float(r[c]) for c in FLOOR_COLUMNS)
+        several = len(groups) > 1 and (bool(r["floors.missing"]) or differ)
+        where = f", {r['group']}" if r["group"] and several else ""
+        if r["floors.missing"]:
+            lines.append(
+                f"Floors{where}: not available: {r['floors.missing']}. Compute them with "
+                "`python -m mtl_uncertainty.floors <sweep folder>` (it writes floors.json beside the runs) and make "
+                "the report again."
+            )
+        elif values in distinct:
+            distinct.remove(values)  # said once: every other group with these floors shares the line
+            lines.append(
+                f"Floors on the test split{where}: reconstruction MSE {num(values[0], 5)} predicting the mean "
+                f"training image, {num(values[1], 5)} predicting the best constant; accuracy {num(values[2])} "
+                f"(3-class) and {num(values[3])} (10-class) always predicting the most frequent class."
+            )
+    if len(found):
+        lines.append(
+            "The floors are fitted on the training split and measured on the test split (floors.json, written "
+            "from the data files beside the runs). A seed learned a task if its test MSE is below the mean "
+            "training image's, or its accuracy above the most frequent class's; `learned` counts them per row."
+        )
+    return lines
 
 
 def selected_display(selected: pd.DataFrame, others: Sequence[str]) -> pd.DataFrame:

@@ -11,7 +11,14 @@ from .cells import axis_name
 from .compare import DEFAULT_MARGINS, KINDS_SHOWN
 from .contents import Report
 from .delta import CellBaseline
-from .displays import equilibrium_display, markdown, paired_display, replication_display, selected_display
+from .displays import (
+    equilibrium_display,
+    floor_lines,
+    markdown,
+    paired_display,
+    replication_display,
+    selected_display,
+)
 from .metric_figures import MIN_SPAN
 from .plotting import BAND, LOG_SPAN
 from .tables import METRICS
@@ -21,7 +28,9 @@ FIGURE_TEXT = {
         "Final test metrics per row: the grey dots are the seeds, the black diamonds the mean with its 95% CI "
         "(no CI below 2 seeds). Each axis spans its data and at least {min_span:.0%} of its values, and states "
         "its range under it, so that a zoomed axis cannot make noise look like an effect; the differences figure "
-        "shows each row against its baseline with the CI of the difference."
+        "shows each row against its baseline with the CI of the difference. Where floors.json has the floors of "
+        "a row's data, dashed lines mark them (the mean training image's MSE, the most frequent class's accuracy; "
+        "dotted: the best constant's MSE), and a floor beyond its axis is named under it."
     ),
     "differences": (
         "Each row minus its group's baseline ({baselines}), paired on seed: the mean difference and the sign-flip "
@@ -31,7 +40,8 @@ FIGURE_TEXT = {
     ),
     "test_accuracy": (
         "Test accuracy after each epoch: one line per row, one panel per group and accuracy, one y-scale per "
-        "accuracy ({band})."
+        "accuracy ({band}); the dashed line, where floors.json has it, is the accuracy of always predicting the "
+        "most frequent class."
     ),
     "weights": (
         "The effective weight on each task's loss against the training step, one panel per row, one y-scale in "
@@ -162,6 +172,7 @@ def _main(report: Report) -> list[str]:
         "",
         report.main_table_text(),
         "",
+        *[line for text in floor_lines(report.summary) for line in (text, "")],
         "Δm%: the mean over the active tasks of the relative improvement over the single-task baseline "
         "(Maninis et al. 2019; for the MSE a decrease counts as an improvement), each seed against the single-task "
         "run of the same seed and the same other axes (recon aside), then mean and 95% CI over seeds. "

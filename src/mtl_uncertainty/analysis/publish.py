@@ -28,6 +28,7 @@ from ..storage.result_schema import RESULT_FILE
 from .contents import Report
 from .displays import (
     equilibrium_display,
+    floor_lines,
     markdown,
     num,
     paired_display,
@@ -219,6 +220,7 @@ TABLES: dict[str, Callable[[Report, Study, Path], str]] = {
     "replication": lambda r, s, root: markdown(replication_display(r.replication)),
     "provenance": provenance,
     "claims": lambda r, s, root: claims(r),
+    "floors": lambda r, s, root: "\n\n".join(floor_lines(r.summary)),
 }
 """What a block may show, by the name after the study's (`core/summary`)."""
 

@@ -20,6 +20,7 @@ from .delta import add_single_task_rows
 from .displays import latex, summary_display
 from .equilibrium import DEFAULT_DELTA, DEFAULT_WINDOW, Rule, equilibrium_table
 from .errors import NoRunsError
+from .floors import group_floors, load_floors
 from .markdown import render
 from .replication import replication_table
 from .runs import Excluded, Run, load_runs, runs_table
@@ -70,7 +71,7 @@ def _figures(report: Report, formats: Sequence[str]) -> dict[str, list[Path]]:
         "final_accuracy": metric_figures.final_metrics(report.summary, report.seeds, out / "final_accuracy", formats),
         "differences": metric_figures.differences(report.paired, out / "differences", formats),
         "test_accuracy": metric_figures.test_accuracy_per_epoch(
-            [(row, group, runs) for _, row, group, runs in cells], out / "test_accuracy", formats
+            [(row, group, runs) for _, row, group, runs in cells], out / "test_accuracy", formats, report.floors
         ),
         "weights": figures.weight_trajectories(labelled, out / "weights", formats),
         "sigma_trajectories": figures.value_trajectories(labelled, out / "sigma_trajectories", formats),
@@ -123,7 +124,8 @@ def build_report(
     _, others = split_axes(axes)
     table = label_runs(table, axes)
     every_seed = add_single_task_rows(per_seed(table, others), others)
-    summary, how = summary_table(every_seed, others)
+    floors = group_floors(table, load_floors(sweeps))
+    summary, how = summary_table(every_seed, others, floors)
     seeds = every_seed[~every_seed["baseline_only"]].drop(columns="baseline_only")
     required = baseline != DEFAULT_BASELINE  # the default may simply not be among the runs
     primary_cells = (
@@ -151,6 +153,7 @@ def build_report(
         replication,
         rule,
         equilibrium,
+        floors=floors,
     )
 
 

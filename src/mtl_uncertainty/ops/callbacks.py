@@ -118,13 +118,34 @@ def check_search(config: DictConfig, task: DictConfig) -> None:
         ) from e
 
 
+def write_sweep_floors(config: DictConfig) -> None:
+    """Write <sweep>/floors.json from the data the sweep's runs used (`mtl_uncertainty.floors`); warn, never fail.
+
+    Only the sweep's own runs count (the job folders the preflight composed, where it did), and data are
+    loaded only from the sweep's data.root, and only where their hash is the one the runs recorded.
+    """
+    from ..floors import write_floors
+
+    sweep = Path(config.hydra.sweep.dir)
+    try:
+        path, problems = write_floors(sweep, jobs=EXPECTED_JOBS.get(str(sweep)), roots=[str(config.data.root)])
+    except Exception as e:  # the runs are done and saved; floors that could not be computed must not hide that
+        log.warning("no floors.json (%s: %s); try python -m mtl_uncertainty.floors %s", type(e).__name__, e, sweep)
+        return
+    for problem in problems:
+        log.warning("%s; try python -m mtl_uncertainty.floors %s --data-root PATH", problem, sweep)
+    if path is not None:
+        log.info("floors: %s", path)
+
+
 class SweepReport(Callback):
-    """Write the analysis report into <sweep>/report/ when a sweep ends (never fails the sweep)."""
+    """Write floors.json and the analysis report into <sweep>/report/ when a sweep ends (never fails the sweep)."""
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        write_sweep_floors(config)  # before the report, which reads it
         if not self.enabled:
             return
         from ..analysis import NoRunsError, make_report
@@ -149,7 +170,7 @@ class SweepReport(Callback):
                 "the report could not be made (%s: %s); try python analysis/report.py %s", type(e).__name__, e, sweep
             )
         else:
-            log.info("report: %s\n%s", report.out_dir / "report.md", report.main_table_text())
+            log.info("report: %s\n%s\n%s", report.out_dir / "report.md", report.main_table_text(), report.floors_text())
 
 
 class SweepStatus(Callback):

@@ -123,13 +123,17 @@ def test_above_twenty_pairs_random_subsets_stand_in_and_agree_with_the_exact_tes
 
 
 def test_the_detectable_difference_has_the_stated_power() -> None:
+    """The sign-flip test at the difference it names finds it in 80% of new normal experiments (other draws)."""
     delta = detectable_difference(0.01, 10, 0.05)
-    rng = np.random.default_rng(0)
-    d = rng.normal(delta, 0.01, size=(20000, 10))
-    power = (scipy_stats.ttest_1samp(d, 0.0, axis=1).pvalue < 0.05).mean()
-    assert power == pytest.approx(0.8, abs=0.015)
+    rng = np.random.default_rng(11)
+    found = [sign_flip(rng.normal(delta, 0.01, 10)) < 0.05 for _ in range(1500)]
+    assert np.mean(found) == pytest.approx(0.8, abs=0.035)
     assert detectable_difference(0.01, 10, 0.005) > delta  # a stricter level needs a larger difference
-    assert detectable_difference(0.01, 40, 0.05) < delta  # more seeds see smaller ones
+    assert detectable_difference(0.02, 10, 0.05) == pytest.approx(2 * delta)  # the test does not see the scale
+    assert detectable_difference(0.01, 5, 0.05) == math.inf  # 5 seeds: the smallest p is 0.0625
+    t_based = detectable_difference(0.01, 40, 0.05)  # beyond 12 pairs: the paired t-test's (noncentral t)
+    d = rng.normal(t_based, 0.01, size=(20000, 40))
+    assert (scipy_stats.ttest_1samp(d, 0.0, axis=1).pvalue < 0.05).mean() == pytest.approx(0.8, abs=0.015)
     assert detectable_difference(0.0, 10) == 0.0 and math.isnan(detectable_difference(0.01, 1))
 
 

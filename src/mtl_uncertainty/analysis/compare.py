@@ -224,9 +224,13 @@ def verdict_text(r: Any) -> str:
         return f"{text} (Holm p = {r.p_holm:.2g})"
     if v.kind == "equivalent":
         return f"equivalent {within} (TOST Holm p = {r.p_tost_holm:.2g})"
+    found = (
+        f"these seeds would find ±{r.detectable:.2g} with 80% power"
+        if math.isfinite(r.detectable)
+        else "too few seeds for the sign-flip test to find any difference at this level"
+    )
     return (
-        f"not shown either way (Holm p = {r.p_holm:.2g}; TOST Holm p = {r.p_tost_holm:.2g} for ±{r.margin:g}; "
-        f"these seeds would find ±{r.detectable:.2g} with 80% power)"
+        f"not shown either way (Holm p = {r.p_holm:.2g}; TOST Holm p = {r.p_tost_holm:.2g} for ±{r.margin:g}; {found})"
     )
 
 

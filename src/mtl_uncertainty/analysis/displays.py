@@ -217,7 +217,10 @@ def paired_display(paired: pd.DataFrame) -> pd.DataFrame:
     out["Holm p"] = [num(p, 3) for p in paired["p_holm"]]
     out["equivalence margin"] = [f"±{m:g}" for m in paired["margin"]]
     out["TOST p (Holm)"] = [num(p, 3) for p in paired["p_tost_holm"]]
-    out["detectable (80% power)"] = [f"±{d:.2g}" if math.isfinite(d) else "—" for d in paired["detectable"]]
+    out["detectable (80% power)"] = [
+        f"±{d:.2g}" if math.isfinite(d) else "none (too few seeds)" if d == math.inf else "—"
+        for d in paired["detectable"]
+    ]
     out["family"] = ["declared" if p else "exploratory" for p in paired["primary"]]
     out["verdict"] = paired["verdict"]
     return out

@@ -268,7 +268,8 @@ def _paired(report: Report) -> list[str]:
         "(why, and the rest of the method: the suite's docs/report.md, “Paired comparisons”); "
         "the paired t-test's p stands beside it. The interval is the sign-flip test's at the level Holm tested that "
         "comparison at, so it excludes 0 exactly when the verdict is better or worse; the detectable difference is "
-        "the smallest a paired t-test at that level finds with 80% power on these seeds' spread.",
+        "the smallest the sign-flip test at that level finds with 80% power, for normal differences with these "
+        "seeds' spread.",
         "",
         _margins_text(report.margins),
         "",

@@ -15,6 +15,7 @@ result.json through this code.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -94,7 +95,8 @@ def _short_verdict(r: Any) -> str:
     if r.kind == "equivalent":
         return f"equivalent within ±{r.margin:g} ({diff})"
     if r.kind == "unclear":
-        return f"not shown either way ({diff}; ±{r.detectable:.2g} detectable)"
+        found = f"±{r.detectable:.2g} detectable" if math.isfinite(r.detectable) else "too few seeds"
+        return f"not shown either way ({diff}; {found})"
     if r.kind == "exploratory":
         return f"exploratory ({diff}, p = {r.p_flip:.2g})"
     return "too few paired seeds"
@@ -153,7 +155,7 @@ def claims(report: Report) -> str:
     """What the paired verdicts and the equilibrium table say, grouped by verdict: the summary's claims, generated."""
     paired = report.paired
     if paired.empty:
-        return "No paired comparison: the study has no baseline row with two seeds paired."
+        return NO_PAIRS
     base = _listing(list(dict.fromkeys(paired["baseline"])))
     primary = paired[paired["primary"]]
     margin = paired.drop_duplicates("metric").set_index("metric")["margin"]
@@ -181,8 +183,7 @@ def claims(report: Report) -> str:
         unclear = primary[primary["kind"] == "unclear"]
         if len(unclear):
             smallest = ", ".join(
-                f"{METRICS[m][0]} ±{g['detectable'].min():.2g}–{g['detectable'].max():.2g}"
-                for m, g in unclear.groupby("metric", sort=False)
+                f"{METRICS[m][0]} {_span(g['detectable'])}" for m, g in unclear.groupby("metric", sort=False)
             )
             lines.append(
                 f"- **Not shown either way**: the other {len(unclear)} of {len(primary)} declared comparisons "
@@ -193,6 +194,12 @@ def claims(report: Report) -> str:
             lines.append(f"- {rest} other comparisons are exploratory (not corrected, no verdict).")
     lines += _equilibrium_claims(report)
     return "\n".join(lines)
+
+
+def _span(values: pd.Series) -> str:
+    """±a–b, or ±a where every value rounds alike."""
+    low, high = f"{values.min():.2g}", f"{values.max():.2g}"
+    return f"±{low}" if low == high else f"±{low}–{high}"
 
 
 def _equilibrium_claims(report: Report) -> list[str]:
@@ -211,10 +218,11 @@ def _equilibrium_claims(report: Report) -> list[str]:
     ]
 
 
+NO_PAIRS = "No paired comparison: the study has no baseline row with two seeds paired."
 TABLES: dict[str, Callable[[Report, Study, Path], str]] = {
     "summary": lambda r, s, root: markdown(summary_display(r.summary, r.others)),
-    "paired": lambda r, s, root: markdown(paired_display(r.paired)),
-    "verdicts": lambda r, s, root: markdown(verdict_matrix(r)),
+    "paired": lambda r, s, root: markdown(paired_display(r.paired)) if len(r.paired) else NO_PAIRS,
+    "verdicts": lambda r, s, root: markdown(verdict_matrix(r)) if len(r.paired) else NO_PAIRS,
     "equilibrium": lambda r, s, root: markdown(equilibrium_display(r.equilibrium)),
     "selected": lambda r, s, root: markdown(selected_display(r.selected, r.others)),
     "replication": lambda r, s, root: markdown(replication_display(r.replication)),

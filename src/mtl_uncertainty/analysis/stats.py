@@ -15,6 +15,7 @@ is not evidence of equivalence).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -194,14 +195,45 @@ def sign_flip_interval(d: Sequence[float] | np.ndarray, alpha: float = ALPHA) ->
     return (float(s.means[k - 1]), float(s.means[-k]))
 
 
+FLIP_POWER_UP_TO = 12  # pairs up to which the detectable difference is the sign-flip test's (simulated)
+FLIP_POWER_DRAWS = 2000  # simulated experiments (fixed draws: the same answer every time)
+
+
 def detectable_difference(std: float, n: int, alpha: float = ALPHA, power: float = POWER) -> float:
-    """The smallest true mean difference a two-sided paired t-test at `alpha` finds with `power`, given the
-    differences' s.d. and n pairs (the noncentral t); NaN below 2 pairs, 0 with no spread."""
+    """The smallest true mean difference that the two-sided exact sign-flip test at `alpha` finds with `power`,
+    for normal differences with the s.d. `std` over n pairs; inf where none can be found (its smallest p-value,
+    2/2^n, is not below `alpha`), NaN below 2 pairs, 0 with no spread. Beyond FLIP_POWER_UP_TO pairs the
+    paired t-test's (the noncentral t), which the sign-flip test approaches as the seeds grow."""
     if n < 2 or not math.isfinite(std):
         return math.nan
     if std == 0:
         return 0.0
-    df, se = n - 1, std / math.sqrt(n)
+    if n > FLIP_POWER_UP_TO:
+        return std * _t_detectable(n, alpha, power)
+    if 2 / 2**n >= alpha:
+        return math.inf
+    return std * _flip_detectable(n, alpha, power)
+
+
+@functools.lru_cache(maxsize=256)
+def _flip_detectable(n: int, alpha: float, power: float) -> float:
+    """The detectable difference at s.d. 1 (the test does not depend on the scale), from fixed normal draws z.
+
+    The test rejects z + δ (δ > 0) exactly when its interval's lower end, lo(z) + δ, is above 0 (the chance of
+    rejecting on the wrong side is left out: at 80% power it is negligible), so the power at δ is the share of
+    draws with −lo(z) < δ, and the detectable difference is the `power` quantile of −lo(z).
+    """
+    z = np.random.default_rng(0).standard_normal((FLIP_POWER_DRAWS, n))
+    picks = ((np.arange(1, 2**n)[:, None] >> np.arange(n)) & 1).astype(float)  # every non-empty subset
+    means = (z @ picks.T) / picks.sum(axis=1)
+    k = math.ceil(alpha * 2**n / 2 - 1)  # as sign_flip_interval: the k-th smallest subset mean is the lower end
+    lower = np.partition(means, k - 1, axis=1)[:, k - 1]
+    return float(np.quantile(-lower, power))
+
+
+def _t_detectable(n: int, alpha: float, power: float) -> float:
+    """The paired t-test's detectable difference at s.d. 1 (noncentral t)."""
+    df, se = n - 1, 1 / math.sqrt(n)
     crit = float(stats.t.ppf(1 - alpha / 2, df))
 
     def short(delta: float) -> float:

@@ -270,6 +270,7 @@ BAD_DATA = [
     ("data.root is a file", "data.root={tmp}/file is a file, not a folder; pass data.root=DIR"),
     ("data.root inside a file", "data.root={tmp}/file/data cannot hold MNIST: {tmp}/file is a file, not a folder"),
     ("raw folder is a file", "cannot hold MNIST: {tmp}/data/MNIST/raw is a file, not a folder"),
+    ("data.root under a missing folder", "data.root={tmp}/missing/mnist does not exist, and neither does its parent"),
     ("batch above the data", "train.batch_size=1000 is larger than the 512 training images"),
     ("unwritable output", "Cannot write results to"),
 ]
@@ -285,12 +286,15 @@ def test_bad_data_or_output_folder_is_refused_before_anything_is_written(
         data = _synthetic(tmp_path / "data", case)
     elif case in ("data.root is a file", "data.root inside a file", "raw folder is a file"):
         data = _file_for_a_folder(tmp_path, case)
+    elif case == "data.root under a missing folder":  # fetching on: nothing may be created or fetched there
+        data = [f"data.root={tmp_path / 'missing' / 'mnist'}", "data.download=true"]
     else:
         data = [f"data.root={synthetic_root}", "data.verify=false", "data.download=false"]
     out = tmp_path / ("file/out" if case == "unwritable output" else "out")
     extra = ["train.batch_size=1000"] if case == "batch above the data" else []
     _assert_refused(tmp_path, [*data, *extra], message.format(tmp=tmp_path), out)
     assert os.path.exists(tmp_path / "file")
+    assert not os.path.exists(tmp_path / "missing")
 
 
 @pytest.mark.slow

@@ -34,6 +34,8 @@ from mtl_uncertainty.run import run
 from tests.conftest import (
     REPO,
     compose_cfg,
+    real_data_root,
+    real_data_roots,
     real_idx,
     tiny_overrides,
     write_synthetic_mnist,
@@ -396,6 +398,15 @@ def test_a_root_that_is_the_raw_folder_itself_is_read_there_not_fetched_into(
     result = run(compose_cfg(*overrides, f"data.root={raw}"), tmp_path / "job")
     assert result["status"] == "completed"
     assert not (raw / "MNIST").exists()
+
+
+def test_the_tests_find_real_data_in_mnist_root_else_in_the_quickstarts_data_folder(tmp_path: Path) -> None:
+    """A fresh clone that ran the quickstart has data/MNIST/raw/: the real-data tests use it without MNIST_ROOT."""
+    clone = tmp_path / "clone"
+    write_synthetic_mnist(clone / "data")
+    assert real_data_root(MNIST, real_data_roots({}, clone)) == clone / "data"
+    assert real_data_roots({"MNIST_ROOT": str(tmp_path / "ci")}, clone) == [tmp_path / "ci"]
+    assert real_data_root(MNIST, real_data_roots({"MNIST_ROOT": str(tmp_path / "ci")}, clone)) is None
 
 
 def test_local_gz_originals_are_read_in_memory_and_verified(tmp_path: Path, shared_mnist: Path) -> None:

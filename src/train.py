@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mtl_uncertainty.ops.interrupt import INTERRUPTED_EXIT_CODE, interrupted_message
 from mtl_uncertainty.ops.jobs import run_job, tunes
-from mtl_uncertainty.ops.overrides import ungrouped_keys
+from mtl_uncertainty.ops.overrides import ungrouped_keys, unknown_options
 from mtl_uncertainty.ops.sweep import DIVERGED_EXIT_CODE
 from mtl_uncertainty.run import run
 from mtl_uncertainty.runs.folder import JobLocked
@@ -54,17 +54,18 @@ def main(cfg: DictConfig) -> object:
     return None
 
 
-def refuse_ungrouped_keys(argv: list[str]) -> None:
-    """Exit 1 with one paragraph for a key given without its group (Hydra would advise +key=value)."""
+def refuse_mistyped_overrides(argv: list[str]) -> None:
+    """Exit 1 with one paragraph for a key without its group or an unknown option (Hydra's answers mislead)."""
     overrides = hydra_args_parser().parse_known_args(argv)[0].overrides
-    if problem := ungrouped_keys(overrides, Path(__file__).resolve().parents[1] / "conf"):
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    if problem := ungrouped_keys(overrides, conf) or unknown_options(overrides, conf):
         print(problem, file=sys.stderr)
         raise SystemExit(1)
 
 
 if __name__ == "__main__":
     logging.captureWarnings(True)
-    refuse_ungrouped_keys(sys.argv[1:])
+    refuse_mistyped_overrides(sys.argv[1:])
     try:
         main()
     except KeyboardInterrupt:

@@ -206,6 +206,9 @@ BAD_INPUTS = [
     # (id, overrides, expected words in the message)
     ("unknown weighting", ["weighting=bogus"], "Could not find 'weighting/bogus'"),
     ("unknown sigma_init", ["sigma_init=gaussian"], "Could not find 'sigma_init/gaussian'"),
+    ("a mistyped weighting", ["weighting=learnabel"], "did you mean `weighting=learnable`"),
+    ("a mistyped option in a sweep", ["weighting=fixed,learnabel"], "'weighting/learnabel' (did you mean"),
+    ("a mistyped preset", ["+experiment=cor"], "did you mean `+experiment=core`"),
     ("unknown key", ["train.momentum=0.9"], "Key 'momentum' not in 'TrainConfig'"),
     (
         "unknown key of a weighting",

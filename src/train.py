@@ -17,7 +17,7 @@ from hydra.types import RunMode
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from mtl_uncertainty.ops.interrupt import INTERRUPTED_EXIT_CODE, interrupted_message
+from mtl_uncertainty.ops.interrupt import stop_on_sigterm, stopped
 from mtl_uncertainty.ops.jobs import run_job, tunes
 from mtl_uncertainty.ops.overrides import ungrouped_keys, unknown_options
 from mtl_uncertainty.ops.sweep import DIVERGED_EXIT_CODE
@@ -66,8 +66,10 @@ def refuse_mistyped_overrides(argv: list[str]) -> None:
 if __name__ == "__main__":
     logging.captureWarnings(True)
     refuse_mistyped_overrides(sys.argv[1:])
+    stop_on_sigterm()
     try:
         main()
-    except KeyboardInterrupt:
-        print(interrupted_message(sys.argv), file=sys.stderr)
-        sys.exit(INTERRUPTED_EXIT_CODE)
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (ops.interrupt.Terminated)
+        paragraph, status = stopped(e, sys.argv)
+        print(paragraph, file=sys.stderr)
+        sys.exit(status)

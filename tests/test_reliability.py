@@ -309,28 +309,46 @@ def test_bad_data_with_a_wrong_checksum_is_refused_before_anything_is_written(
     _assert_refused(tmp_path, data, message, tmp_path / "out")
 
 
+def _default_sigint() -> None:
+    """In the child: Ctrl-C's default, which a shell's `&` or nohup leaves ignored for the whole test run."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+STOPS = [
+    # (id, signal, exit status, the paragraph's first words)
+    ("ctrl-c", signal.SIGINT, 130, "Interrupted."),
+    ("sigterm, as a scheduler's preemption", signal.SIGTERM, 143, "Stopped by SIGTERM."),
+]
+
+
 @pytest.mark.slow
-def test_ctrl_c_says_what_was_kept_and_how_to_resume_and_exits_130(tmp_path: Path, synthetic_root: Path) -> None:
-    """SIGINT while the second run of a sweep trains: one paragraph, no traceback; the same command resumes."""
+@pytest.mark.parametrize(("sig", "status", "opening"), [s[1:] for s in STOPS], ids=[s[0] for s in STOPS])
+def test_ctrl_c_or_sigterm_says_what_was_kept_and_how_to_resume_and_exits_128_plus_the_signal(
+    tmp_path: Path, synthetic_root: Path, sig: signal.Signals, status: int, opening: str
+) -> None:
+    """The signal while the second run of a sweep trains: one paragraph, no traceback; the same command resumes."""
     sweep = tmp_path / "sweep"
     tiny = [o for o in tiny_overrides(synthetic_root) if not o.startswith("train.epochs=")]
     args = [sys.executable, str(TRAIN), "-m", "train.epochs=1,12", *tiny, f"hydra.sweep.dir={sweep}"]
     env = {k: v for k, v in os.environ.items() if k not in ("HYDRA_FULL_ERROR", FAULT)}
-    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint
+    )
     finished, unfinished = (sweep / "train.batch_size=128" / f"train.epochs={n}" for n in (1, 12))
     deadline = time.monotonic() + 300
     while not (unfinished / "checkpoint.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err[-3000:]
-    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert proc.returncode == status, err[-3000:]
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err and "Terminated" not in err
     paragraph = err.strip().splitlines()[-1]
-    assert paragraph.startswith("Interrupted.") and f"in {sweep}" in paragraph
+    assert paragraph.startswith(opening) and f"in {sweep}" in paragraph
     assert "each unfinished run up to its last finished epoch" in paragraph and str(TRAIN) in paragraph
     assert (finished / "result.json").exists() and not (unfinished / "result.json").exists()
     done = json.loads((finished / "result.json").read_text())
     again = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads((finished / "result.json").read_text())["finished_at"] == done["finished_at"]
-    assert json.loads((unfinished / "result.json").read_text())["resumed_at_epochs"][0] >= 1
+    resumed = json.loads((unfinished / "result.json").read_text())
+    assert resumed["status"] == "completed" and resumed["resumed_at_epochs"][0] >= 1

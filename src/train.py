@@ -21,6 +21,7 @@ from mtl_uncertainty.ops.interrupt import stop_on_sigterm, stopped
 from mtl_uncertainty.ops.jobs import run_job, tunes
 from mtl_uncertainty.ops.overrides import ungrouped_keys, unknown_options
 from mtl_uncertainty.ops.sweep import DIVERGED_EXIT_CODE
+from mtl_uncertainty.ops.unfinished import resuming, unfinished_sweep
 from mtl_uncertainty.run import run
 from mtl_uncertainty.runs.folder import JobLocked
 
@@ -54,6 +55,17 @@ def main(cfg: DictConfig) -> object:
     return None
 
 
+def resume_unfinished_sweep(argv: list[str]) -> list[str]:
+    """argv with hydra.sweep.dir= the newest unfinished sweep of this same command, if there is one (said so)."""
+    args = hydra_args_parser().parse_known_args(argv)[0]
+    if not args.multirun or args.cfg or args.help or args.hydra_help or args.info or args.shell_completion:
+        return argv
+    if (sweep_dir := unfinished_sweep(args.overrides)) is None:
+        return argv
+    print(resuming(sweep_dir), file=sys.stderr)
+    return [*argv, f"hydra.sweep.dir={sweep_dir}"]
+
+
 def refuse_mistyped_overrides(argv: list[str]) -> None:
     """Exit 1 with one paragraph for a key without its group or an unknown option (Hydra's answers mislead)."""
     overrides = hydra_args_parser().parse_known_args(argv)[0].overrides
@@ -66,6 +78,7 @@ def refuse_mistyped_overrides(argv: list[str]) -> None:
 if __name__ == "__main__":
     logging.captureWarnings(True)
     refuse_mistyped_overrides(sys.argv[1:])
+    sys.argv[1:] = resume_unfinished_sweep(sys.argv[1:])
     stop_on_sigterm()
     try:
         main()

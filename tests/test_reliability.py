@@ -103,6 +103,49 @@ def test_a_sweep_killed_from_outside_resumes_and_finished_runs_are_skipped(
 
 
 @pytest.mark.slow
+def test_the_same_command_again_finishes_a_killed_sweep_in_its_own_timestamped_folder(
+    tmp_path: Path, synthetic_root: Path, reference: dict[str, dict]
+) -> None:
+    """No hydra.sweep.dir: the repeated command resumes the newest unfinished sweep it started under multirun/."""
+    args = ["-m", "weighting=learnable,fixed", *tiny_overrides(synthetic_root), "train.epochs=2"]
+    killed = run_cli(*args, cwd=tmp_path, env={FAULT: "step@6"})
+    assert killed.returncode == -signal.SIGKILL
+    (sweep,) = (tmp_path / "multirun").iterdir()
+    resumed = run_cli(*args, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert list((tmp_path / "multirun").iterdir()) == [sweep], "the same command started a new sweep"
+    assert f"Resuming the unfinished sweep {Path('multirun') / sweep.name}" in resumed.stderr
+    found = results(sweep)
+    assert {k: numbers(v) for k, v in found.items()} == {k: numbers(v) for k, v in reference.items()}
+    assert any(r["resumed_at_epochs"] for r in found.values()), "no run continued from its checkpoint"
+    again = run_cli(*args, cwd=tmp_path)  # that sweep has finished: the same command starts a new one
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len(list((tmp_path / "multirun").iterdir())) == 2 and "Resuming" not in again.stderr
+
+
+def test_only_an_unfinished_sweep_of_the_same_overrides_is_resumed_and_a_given_folder_wins(tmp_path: Path) -> None:
+    from mtl_uncertainty.ops.unfinished import UNFINISHED_MARK, unfinished_sweep
+
+    def sweep(name: str, task: list[str], unfinished: bool, hydra: tuple[str, ...] = ("hydra.mode=MULTIRUN",)) -> Path:
+        folder = tmp_path / "multirun" / name
+        folder.mkdir(parents=True)
+        (folder / "multirun.yaml").write_text(json.dumps({"hydra": {"overrides": {"hydra": hydra, "task": task}}}))
+        if unfinished:
+            (folder / UNFINISHED_MARK).write_text("")
+        return folder
+
+    killed = sweep("2026-12-01_10-00-00", ["weighting=learnable,fixed", "seed=0"], unfinished=True)
+    sweep("2026-12-01_11-00-00", ["weighting=learnable,fixed", "seed=1"], unfinished=False)
+    sweeps = tmp_path / "multirun"
+    assert unfinished_sweep(["weighting=learnable,fixed", "seed=0"], sweeps) == killed
+    assert unfinished_sweep(["seed=0", "weighting=learnable,fixed"], sweeps) == killed
+    assert unfinished_sweep(["weighting=learnable,fixed", "seed=1"], sweeps) is None  # that one finished
+    assert unfinished_sweep(["weighting=learnable", "seed=0"], sweeps) is None  # another command
+    assert unfinished_sweep(["weighting=learnable,fixed", "seed=0", "hydra.sweep.dir=x"], sweeps) is None
+    assert unfinished_sweep(["weighting=learnable,fixed", "seed=0", "hydra.launcher.stack=on"], sweeps) is None
+
+
+@pytest.mark.slow
 def test_a_diverged_run_is_marked_and_the_rest_of_the_sweep_completes(tmp_path: Path, synthetic_root: Path) -> None:
     sweep = tmp_path / "sweep"
     args = ["-m", "seed=0,1,2", *tiny_overrides(synthetic_root), "train.epochs=2", f"hydra.sweep.dir={sweep}"]

@@ -22,8 +22,7 @@ TRAIN = REPO / "src" / "train.py"
 
 
 def real_data_roots(env: Mapping[str, str] = os.environ, repo: Path = REPO) -> list[Path]:
-    """Where the tests look for the real datasets, in order: MNIST_ROOT, else the quickstart's `data/`, else a
-    shared copy beside the clone; each holds <folder>/raw/ as the suite lays it out (CI sets MNIST_ROOT)."""
+    """Where the tests look for real data (<folder>/raw/): MNIST_ROOT (CI sets it), else data/, else ../shared/data."""
     if env.get("MNIST_ROOT"):
         return [Path(env["MNIST_ROOT"])]
     return [repo / "data", repo.parent / "shared" / "data"]

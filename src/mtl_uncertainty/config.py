@@ -85,8 +85,8 @@ class SpeedConfig:
     channels_last: bool | None = None  # NHWC memory layout; null: on for CPU (faster there), off for CUDA
     cuda_graph: bool = True  # replay each training step as a CUDA graph (CUDA only)
     cudnn_benchmark: bool = True  # let cuDNN time its convolution algorithms once (CUDA only; before graph capture)
-    threads: int | None = None  # PyTorch CPU threads of a run; null: the cores other work leaves free (1-minute load
-    # average), shared by the runs a launcher runs at once (joblib's n_jobs), at least 1; logged when chosen
+    threads: int | None = None  # PyTorch CPU threads of a run; null: the cores other work leaves free (runnable
+    # threads now), shared by the runs a launcher runs at once (joblib's n_jobs), at least 1; logged when chosen
 
 
 @dataclass

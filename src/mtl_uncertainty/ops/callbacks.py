@@ -24,7 +24,8 @@ from .interrupt import note_output
 from .jobs import FAILURES, LAUNCHER_PID, tunes
 from .library_logs import quiet_libraries
 from .preflight import check_jobs, compose_jobs, empty_sweep, sweep_job_overrides, task_config
-from .sweep import summarize
+from .sweep import DIVERGED_EXIT_CODE, summarize
+from .unfinished import mark_finished, mark_unfinished
 
 log = logging.getLogger(__name__)
 
@@ -174,13 +175,22 @@ class SweepReport(Callback):
 
 
 class SweepStatus(Callback):
-    """End every sweep with one summary line and the exit status: 1 if runs failed, 3 if runs diverged."""
+    """End every sweep with one summary line and the exit status: 1 if runs failed, 3 if runs diverged.
+
+    A sweep is marked unfinished from its start (after the preflight) until it ends with every job
+    completed or diverged, so that the same command started again finishes it (ops.unfinished).
+    """
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        mark_unfinished(Path(config.hydra.sweep.dir))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = str(config.hydra.sweep.dir)
         summary = summarize(Path(sweep_dir), EXPECTED_JOBS.get(sweep_dir), FAILURES)
         code = summary.exit_code()
         details = summary.details()
+        if code in (0, DIVERGED_EXIT_CODE):
+            mark_finished(Path(sweep_dir))
         if code:
             print(summary.line(), file=sys.stderr)
             for line in details:

@@ -62,6 +62,7 @@ class Session:
     resumed_at: tuple[int, ...] = ()
     label: str = ""  # the run's name in log lines, where several runs share one log
     tensorboard: TensorBoardLog | None = None
+    finished: bool = False  # its result.json (completed, diverged or failed) is written: its lock file goes
 
     @property
     def prefix(self) -> str:
@@ -181,7 +182,7 @@ class Session:
     def release(self) -> None:
         """Let other processes train this run's folder (after its result is written)."""
         if self.lock is not None:
-            self.lock.release()
+            self.lock.release(finished=self.finished)
 
     def write_failure(self, error: BaseException) -> None:
         """Record an exception in the job folder before it propagates; if even that fails, log it."""
@@ -199,6 +200,7 @@ class Session:
         }
         try:
             write_json_atomic(self.out_dir / RESULT_FILE, failure)
+            self.finished = True
         except OSError as e:
             log.error(
                 "%scould not record the failure in %s (%s); the run failed with %s: %s",

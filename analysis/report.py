@@ -4,6 +4,7 @@
     python analysis/report.py multirun/ablation multirun/other --out reports/ablation
     python analysis/report.py --baseline weighting=fixed,weights.recon=0.5 --format png,pdf
     python analysis/report.py --margin acc_cls10=0.005,loss_recon=0.01       # narrower equivalence margins
+    python analysis/report.py --primary weighting=learnable       # the declared question: Holm over these rows
     python analysis/report.py --eq-delta 0.05 --eq-window 200             # a stricter equilibrium table
 
 Prints the main table and the paired comparisons, and writes report.md, results.csv, summary.csv,
@@ -22,6 +23,7 @@ from mtl_uncertainty.analysis import BaselineError, ReportError, make_report, ne
 from mtl_uncertainty.analysis.compare import DEFAULT_BASELINE, DEFAULT_MARGINS, parse_margins
 from mtl_uncertainty.analysis.equilibrium import DEFAULT_DELTA, DEFAULT_WINDOW
 from mtl_uncertainty.analysis.publish import STUDIES
+from mtl_uncertainty.analysis.report import DECLARED
 from mtl_uncertainty.analysis.tables import METRICS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,9 +44,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, help="output folder (default: SWEEP/report)")
     parser.add_argument(
         "--baseline",
-        default=DEFAULT_BASELINE,
+        default=None,
         help="the row every other row is compared with: key=value[,key=value] on config keys (weighting = the "
-        "method), or best:key=value[,...] for the one of those rows best on validation (default: %(default)s)",
+        "method), or best:key=value[,...] for the one of those rows best on validation (default: the one the "
+        f"runs' preset declares, report.baseline, else {DEFAULT_BASELINE})",
+    )
+    parser.add_argument(
+        "--primary",
+        default=None,
+        help="the rows whose comparisons with the baseline are the question, selectors separated by ';' (e.g. "
+        "'weighting=learnable;weighting=liebel'): Holm's correction over these alone, the others exploratory; "
+        "'all' for every row, 'none' for none (default: the runs' preset's report.primary, else all)",
     )
     parser.add_argument(
         "--margin",
@@ -80,12 +90,14 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             raise ReportError(f"No such folder: {', '.join(map(str, missing))}.")
         out = args.out or sweeps[0] / "report"
-        options = {"margins": margins, "eq_delta": args.eq_delta, "eq_window": args.eq_window}
-        baseline = args.baseline if args.baseline != DEFAULT_BASELINE else default_baseline(sweeps)
+        study_baseline, study_primary = study_question(sweeps)
+        primary = _primary(args.primary) if args.primary is not None else study_primary
+        options = {"margins": margins, "eq_delta": args.eq_delta, "eq_window": args.eq_window, "primary": primary}
+        baseline = args.baseline or study_baseline
         try:
             report = make_report(sweeps, out, baseline=baseline, formats=args.format, **options)
         except BaselineError:
-            if args.baseline != DEFAULT_BASELINE or baseline != DEFAULT_BASELINE:
+            if baseline is not None:
                 raise
             baseline = f"best:{DEFAULT_BASELINE}"  # several fixed rows (a λ search): the one best on validation
             print(f"Several rows match --baseline {DEFAULT_BASELINE}; comparing with --baseline {baseline}.")
@@ -107,14 +119,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def default_baseline(sweeps: list[Path]) -> str:
-    """The baseline of a committed study's published tables (results/core: equal weights), else the default."""
+def _primary(text: str) -> list[str] | None:
+    """--primary: 'all' → None (every row), 'none' → [], else the ';'-separated selectors."""
+    if text.strip() == "all":
+        return None
+    return [] if text.strip() == "none" else [p.strip() for p in text.split(";") if p.strip()]
+
+
+def study_question(sweeps: list[Path]) -> tuple[str | None, list[str] | str | None]:
+    """The baseline and primary rows of a committed study's published tables, else what the runs declare."""
     if len(sweeps) == 1:
         for study in STUDIES.values():
             if sweeps[0].resolve() == (ROOT / study.folder).resolve():
-                print(f"{study.folder}: the baseline of its published tables, --baseline {study.baseline}.")
-                return study.baseline
-    return DEFAULT_BASELINE
+                baseline, primary = study.question(ROOT)
+                shown = "all" if primary is None else ";".join(primary) or "none"
+                print(f"{study.folder}: the question of its published tables, --baseline {baseline} --primary {shown}.")
+                return baseline, primary
+    return None, DECLARED
 
 
 if __name__ == "__main__":

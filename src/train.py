@@ -17,10 +17,11 @@ from hydra.types import RunMode
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from mtl_uncertainty.ops.interrupt import INTERRUPTED_EXIT_CODE, interrupted_message
+from mtl_uncertainty.ops.interrupt import stop_on_sigterm, stopped
 from mtl_uncertainty.ops.jobs import run_job, tunes
-from mtl_uncertainty.ops.overrides import ungrouped_keys
+from mtl_uncertainty.ops.overrides import ungrouped_keys, unknown_options
 from mtl_uncertainty.ops.sweep import DIVERGED_EXIT_CODE
+from mtl_uncertainty.ops.unfinished import resuming, unfinished_sweep
 from mtl_uncertainty.run import run
 from mtl_uncertainty.runs.folder import JobLocked
 
@@ -54,19 +55,34 @@ def main(cfg: DictConfig) -> object:
     return None
 
 
-def refuse_ungrouped_keys(argv: list[str]) -> None:
-    """Exit 1 with one paragraph for a key given without its group (Hydra would advise +key=value)."""
+def resume_unfinished_sweep(argv: list[str]) -> list[str]:
+    """argv with hydra.sweep.dir= the newest unfinished sweep of this same command, if there is one (said so)."""
+    args = hydra_args_parser().parse_known_args(argv)[0]
+    if not args.multirun or args.cfg or args.help or args.hydra_help or args.info or args.shell_completion:
+        return argv
+    if (sweep_dir := unfinished_sweep(args.overrides)) is None:
+        return argv
+    print(resuming(sweep_dir), file=sys.stderr)
+    return [*argv, f"hydra.sweep.dir={sweep_dir}"]
+
+
+def refuse_mistyped_overrides(argv: list[str]) -> None:
+    """Exit 1 with one paragraph for a key without its group or an unknown option (Hydra's answers mislead)."""
     overrides = hydra_args_parser().parse_known_args(argv)[0].overrides
-    if problem := ungrouped_keys(overrides, Path(__file__).resolve().parents[1] / "conf"):
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    if problem := ungrouped_keys(overrides, conf) or unknown_options(overrides, conf):
         print(problem, file=sys.stderr)
         raise SystemExit(1)
 
 
 if __name__ == "__main__":
     logging.captureWarnings(True)
-    refuse_ungrouped_keys(sys.argv[1:])
+    refuse_mistyped_overrides(sys.argv[1:])
+    sys.argv[1:] = resume_unfinished_sweep(sys.argv[1:])
+    stop_on_sigterm()
     try:
         main()
-    except KeyboardInterrupt:
-        print(interrupted_message(sys.argv), file=sys.stderr)
-        sys.exit(INTERRUPTED_EXIT_CODE)
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (ops.interrupt.Terminated)
+        paragraph, status = stopped(e, sys.argv)
+        print(paragraph, file=sys.stderr)
+        sys.exit(status)

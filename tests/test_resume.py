@@ -293,3 +293,57 @@ def test_a_refused_run_creates_no_folder(tmp_path: Path, synthetic_root: Path, v
     with pytest.raises(ConfigError, match=rf"data\.val_size={val_size} leaves no training images of the 512"):
         run(compose_cfg(*tiny_overrides(synthetic_root), f"data.val_size={val_size}"), tmp_path / "job")
     assert not (tmp_path / "job").exists()
+
+
+def test_a_finished_run_leaves_no_lock_file_and_a_failed_one_neither(
+    tmp_path: Path, synthetic_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock file is for a job in training; a finished job's folder holds its results only."""
+    from mtl_uncertainty import faults
+
+    assert run(compose_cfg(*tiny_overrides(synthetic_root)), tmp_path / "done")["status"] == "completed"
+    assert not (tmp_path / "done" / ".lock").exists()
+    monkeypatch.setattr(faults, "_SPEC", ["error@2:seed=0"])  # as MTL_UNCERTAINTY_FAULT=error@2:seed=0 would
+    with pytest.raises(faults.InjectedFault):
+        run(compose_cfg(*tiny_overrides(synthetic_root)), tmp_path / "failed")
+    assert json.loads((tmp_path / "failed" / "result.json").read_text())["status"] == "failed"
+    assert not (tmp_path / "failed" / ".lock").exists()
+
+
+def test_a_lock_file_removed_by_its_finishing_holder_is_never_shared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that opened the lock file just before its holder finished and removed it locks the new one."""
+    from mtl_uncertainty.runs import folder
+    from mtl_uncertainty.runs.folder import JobLock, JobLocked
+
+    holder = JobLock(tmp_path).acquire()
+    opened = folder.open_lock_file
+
+    def open_then_holder_finishes(path: Path) -> int:
+        fd = opened(path)
+        if holder._fd is not None:
+            holder.release(finished=True)
+        return fd
+
+    monkeypatch.setattr(folder, "open_lock_file", open_then_holder_finishes)
+    late = JobLock(tmp_path).acquire()
+    monkeypatch.undo()
+    try:
+        assert (tmp_path / ".lock").exists()
+        with pytest.raises(JobLocked):  # a third process finds the job locked, not a second free lock file
+            JobLock(tmp_path).acquire()
+    finally:
+        late.release()
+
+
+def test_a_finished_holder_removes_only_its_own_lock_file_never_a_link_put_in_its_place(tmp_path: Path) -> None:
+    from mtl_uncertainty.runs.folder import JobLock
+
+    users = tmp_path / "users-file"
+    users.write_text("precious")
+    holder = JobLock(tmp_path).acquire()
+    (tmp_path / "link").symlink_to(users)
+    os.replace(tmp_path / "link", tmp_path / ".lock")
+    holder.release(finished=True)
+    assert (tmp_path / ".lock").is_symlink() and users.read_text() == "precious"

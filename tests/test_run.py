@@ -16,6 +16,7 @@ from mtl_uncertainty.data.splits import load_data
 from mtl_uncertainty.run import run
 from mtl_uncertainty.runs.resume import prepare
 from mtl_uncertainty.runs.session import open_session
+from mtl_uncertainty.storage.floors_file import FLOORS_FILE, read_floors
 from tests.conftest import compose_cfg, run_cli, tiny_overrides
 
 GRID = ["weighting=learnable,fixed", "recon=true,false"]
@@ -68,6 +69,16 @@ def test_the_two_by_two_grid_writes_four_valid_results(tmp_path: Path, synthetic
         else:
             assert set(values) == {"weight"} and all(w == 1.0 for w in values["weight"]["cls3"])
         assert set(r["timings"]) == {"startup_s", "train_s", "eval_s", "bookkeeping_s", "total_s", "stack_size"}
+    # the sweep ends by writing the floors of the data its runs used, then the report that shows them
+    (floors,) = read_floors(sweep / FLOORS_FILE)
+    assert floors["data_hash"] == r["data"]["hash"] and floors["val_size"] == 0
+    assert sorted(floors["splits"]) == ["test", "train"]
+    data = load_data(compose_cfg(*tiny_overrides(synthetic_root)), torch.device("cpu"))
+    mean_image = data.train.images.double().mean(0)
+    expected = float((data.test.images.double() - mean_image).square().mean())
+    assert floors["splits"]["test"]["loss_recon_mean_image"] == pytest.approx(expected, rel=1e-9)
+    report = (sweep / "report" / "report.md").read_text()
+    assert "learned (3-class/10-class/recon)" in report and "Floors on the test split" in report
 
 
 def test_same_seed_twice_gives_identical_results_on_cpu(tmp_path: Path, synthetic_root: Path) -> None:

@@ -60,3 +60,47 @@ def test_a_run_with_the_default_uses_the_free_cores(
     torch.set_num_threads(2)
     result = run(compose_cfg(*tiny_overrides(synthetic_root, threads=None)), tmp_path)
     assert result["cpu"]["threads"] == 1 and torch.get_num_threads() == 1
+
+
+def fake_proc(root: Path, running: int, own_states: str) -> Path:
+    """A /proc with `running` runnable threads on the machine and this process's threads in `own_states` (R, S)."""
+    root.mkdir(parents=True)
+    (root / "stat").write_text(f"cpu  1 2 3 4\nprocs_running {running}\nprocs_blocked 0\n")
+    for tid, state in enumerate(own_states, 1):
+        (root / "self" / "task" / str(tid)).mkdir(parents=True)
+        (root / "self" / "task" / str(tid) / "stat").write_text(f"{tid} (python (x)) {state} 1 1 1 0 -1\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("running", "own_states", "expected"),
+    [
+        (1, "RSSS", 2),  # only this process reading: the killed run's 2.0 in the load average is history
+        (3, "RSSS", 1),  # two other threads running now: one core left
+        (3, "RRRS", 2),  # this process's own pool still busy from its last run: not other work
+    ],
+)
+def test_a_run_with_the_default_counts_the_threads_running_now_not_the_lagging_load_average(
+    tmp_path: Path,
+    synthetic_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    restore_threads: None,
+    running: int,
+    own_states: str,
+    expected: int,
+) -> None:
+    """Right after a kill the 1-minute average still holds the killed run's load; the runnable count does not."""
+    monkeypatch.setattr(devices, "PROC", fake_proc(tmp_path / "proc", running, own_states), raising=False)
+    monkeypatch.setattr(devices.os, "getloadavg", lambda: (2.0, 2.0, 1.5))
+    monkeypatch.setattr(devices, "available_cores", lambda: 2)
+    monkeypatch.setattr(devices.os, "cpu_count", lambda: 2)
+    result = run(compose_cfg(*tiny_overrides(synthetic_root, threads=None)), tmp_path / "job")
+    assert result["cpu"]["threads"] == expected
+
+
+def test_without_a_runnable_count_the_default_falls_back_to_the_load_average(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(devices, "PROC", tmp_path / "no-proc", raising=False)
+    monkeypatch.setattr(devices.os, "getloadavg", lambda: (7.0, 7.0, 7.0))
+    assert devices.load_now().load == 7.0

@@ -85,8 +85,8 @@ class SpeedConfig:
     channels_last: bool | None = None  # NHWC memory layout; null: on for CPU (faster there), off for CUDA
     cuda_graph: bool = True  # replay each training step as a CUDA graph (CUDA only)
     cudnn_benchmark: bool = True  # let cuDNN time its convolution algorithms once (CUDA only; before graph capture)
-    threads: int | None = None  # PyTorch CPU threads of a run; null: the cores other work leaves free (1-minute load
-    # average), shared by the runs a launcher runs at once (joblib's n_jobs), at least 1; logged when chosen
+    threads: int | None = None  # PyTorch CPU threads of a run; null: the cores other work leaves free (runnable
+    # threads now), shared by the runs a launcher runs at once (joblib's n_jobs), at least 1; logged when chosen
 
 
 @dataclass
@@ -95,6 +95,16 @@ class TuneConfig:
 
     objective: str = "mean"  # mean: the active tasks' validation accuracy, −MSE for reconstruction, averaged;
     # or one validation metric: acc_cls3 | acc_cls10 | loss_cls3 | loss_cls10 | loss_recon (losses negated)
+
+
+@dataclass
+class ReportConfig:
+    """The question a study declares before its runs, for its report; changes no result (not hashed)."""
+
+    baseline: str | None = None  # the row every other row is compared with, as the report's --baseline (e.g.
+    # weighting=fixed, or best:weighting=fixed: the fixed row best on validation); null: the report's default
+    primary: list[str] | None = None  # the rows (selectors, e.g. weighting=learnable) whose comparisons with the
+    # baseline are the study's question: Holm's correction over these alone, the others exploratory; null: all
 
 
 @dataclass
@@ -114,6 +124,7 @@ class Config:
     speed: SpeedConfig = field(default_factory=SpeedConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
 
 
 def register_configs() -> None:
@@ -130,7 +141,7 @@ def register_configs() -> None:
 MNIST_TRAIN_SIZE = 60_000
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
-_NOT_HASHED = ("data.root", "data.download", "data.verify", "speed", "logger", "tune")
+_NOT_HASHED = ("data.root", "data.download", "data.verify", "speed", "logger", "tune", "report")
 """Config entries that say where inputs live, how fast to compute and what to show, not what is
 computed; left out of the hash, so a run can resume with other such settings. Which files the
 data are is part of a run's identity separately (data.data_identity)."""

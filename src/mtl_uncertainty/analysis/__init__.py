@@ -1,8 +1,8 @@
-"""The report: tables and figures from the runs' result.json files, and nothing else.
+"""The report: tables and figures from the runs' result.json files (and the floors.json beside them), nothing else.
 
-`make_report(sweeps, out_dir)` reads every result.json under the sweeps (`runs`), groups runs into
-cells (`cells`), computes the statistics (`stats`, `tables`, `delta`, `compare`, `selection`,
-`replication`) and writes the tables (`displays`, `markdown`) and figures (`figures`,
+`make_report(sweeps, out_dir)` reads every result.json under the sweeps (`runs`) and their floors
+(`floors`), groups runs into cells (`cells`), computes the statistics (`stats`, `tables`, `delta`,
+`compare`, `selection`, `replication`) and writes the tables (`displays`, `markdown`) and figures (`figures`,
 `metric_figures`, `plotting`).
 
 May import: `storage` (result.json's schema), `objective`, `labels` (how numbers are written), pandas,

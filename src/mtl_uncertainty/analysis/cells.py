@@ -30,9 +30,11 @@ NOT_AXES = (
     "config.train.eval_batch_size",
     "config.speed.",
     "config.logger.",
+    "config.report.",
 )
 """Config keys (or prefixes, ending in '.') that never define a cell: the seed is what cells are
-averaged over; the coarse classes follow from dataset.name; the rest do not change what is computed."""
+averaged over; the coarse classes follow from dataset.name; the rest do not change what is computed (the
+report's declared question, `report.`, is the study's, not a run's)."""
 
 METHOD = "config.weighting.name"
 DATASET = "config.dataset.name"

@@ -5,9 +5,11 @@ method, `weighting.name`; a setting may be named as in the row labels, e.g. `lr`
 or `best:<selector>` for the cell of those that is best on the validation split. In each group of
 the other axes, every other row is paired with the baseline on seed, per metric.
 
-Each comparison asks two questions on the same pairs: is the row different from the baseline (the
-paired t-test), and is it the same within a stated margin (the paired TOST, against
-`DEFAULT_MARGINS` or `--margin`)? Each family of p-values gets Holm's correction over the report.
+Each comparison asks two questions on the same pairs: is the row different from the baseline, and is
+it the same within a stated margin (the TOST, against `DEFAULT_MARGINS` or `--margin`)? Both are
+answered by the exact sign-flip test over seeds, which needs no normality (the paired t-test's p stands
+beside it). A study declares its question (`primary`): the comparisons of those rows form one family,
+both tests of each, with Holm's correction; the other comparisons are exploratory and claim nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +24,18 @@ import pandas as pd
 from .cells import axis_name, find_axes, setting_name, value_text
 from .errors import BaselineError, ReportError
 from .selection import best_cell
-from .stats import Paired, equivalent, holm, paired, significant, tost_p
+from .stats import (
+    ALPHA,
+    detectable_difference,
+    differences,
+    estimate,
+    holm,
+    holm_levels,
+    paired,
+    sign_flip,
+    sign_flip_interval,
+    sign_flip_tost,
+)
 from .tables import METRICS
 
 DEFAULT_BASELINE = "weighting=fixed"
@@ -169,22 +182,56 @@ def parse_margins(text: str) -> dict[str, float]:
     return margins_for(chosen, text)
 
 
-def verdict(metric: str, result: Paired, p_holm: float, baseline: str, margin: float, p_tost_holm: float) -> str:
-    """A plain verdict: a difference (Holm p and 95% CI), equivalence within ±margin (TOST Holm p), both, or neither."""
-    e = result.diff
-    if e.n < 2:
+@dataclass(frozen=True)
+class Verdict:
+    """What one comparison shows, as a value: its kind, and whether a difference is also within the margin."""
+
+    kind: str  # better | worse | equivalent | unclear | too few | exploratory
+    also_equivalent: bool = False  # a better/worse difference that the TOST also places within ±margin
+
+
+KINDS_SHOWN = ("better", "worse", "equivalent")
+"""The kinds of verdict that claim something: a difference, equivalence within the margin, or both."""
+
+
+def judge(metric: str, n: int, diff: float, primary: bool, p_holm: float, p_tost_holm: float) -> Verdict:
+    """The verdict of one comparison from its Holm-adjusted sign-flip p-values (exploratory ones claim nothing)."""
+    if n < 2:
+        return Verdict("too few")
+    if not primary:
+        return Verdict("exploratory")
+    same = p_tost_holm < ALPHA
+    if p_holm < ALPHA:
+        better = (diff > 0) == (METRICS[metric][1] > 0)
+        return Verdict("better" if better else "worse", same)
+    return Verdict("equivalent" if same else "unclear")
+
+
+def verdict_text(r: Any) -> str:
+    """The verdict of a paired-table row in words, with the numbers it rests on."""
+    v = Verdict(r.kind, bool(r.also_equivalent))
+    within = f"within ±{r.margin:g}"
+    if v.kind == "too few":
         return "too few paired seeds to tell"
-    within = f"within ±{margin:g}"
-    same = equivalent(e, p_tost_holm)
-    if significant(e, p_holm):
-        better = (e.mean > 0) == (METRICS[metric][1] > 0)
-        text = f"{'better' if better else 'worse'} than {baseline} by {abs(e.mean):.4g}"
-        if same:
-            return f"{text}, {within} (Holm p = {p_holm:.2g}; TOST Holm p = {p_tost_holm:.2g})"
-        return f"{text} (Holm p = {p_holm:.2g})"
-    if same:
-        return f"equivalent {within} (TOST Holm p = {p_tost_holm:.2g})"
-    return f"not shown either way (Holm p = {p_holm:.2g}; TOST Holm p = {p_tost_holm:.2g} for ±{margin:g})"
+    if v.kind == "exploratory":
+        return (
+            f"exploratory, not corrected (sign-flip p = {r.p_flip:.2g}; TOST p = {r.p_flip_tost:.2g} for ±{r.margin:g})"
+        )
+    if v.kind in ("better", "worse"):
+        text = f"{v.kind} than {r.baseline} by {abs(r.diff):.4g}"
+        if v.also_equivalent:
+            return f"{text}, {within} (Holm p = {r.p_holm:.2g}; TOST Holm p = {r.p_tost_holm:.2g})"
+        return f"{text} (Holm p = {r.p_holm:.2g})"
+    if v.kind == "equivalent":
+        return f"equivalent {within} (TOST Holm p = {r.p_tost_holm:.2g})"
+    found = (
+        f"these seeds would find ±{r.detectable:.2g} with 80% power"
+        if math.isfinite(r.detectable)
+        else "too few seeds for the sign-flip test to find any difference at this level"
+    )
+    return (
+        f"not shown either way (Holm p = {r.p_holm:.2g}; TOST Holm p = {r.p_tost_holm:.2g} for ±{r.margin:g}; {found})"
+    )
 
 
 def _pairs(seeds: pd.DataFrame, cell: str, base: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -200,18 +247,41 @@ def _compare(seeds: pd.DataFrame, cell: str, base: str, margins: Mapping[str, fl
     for metric in METRICS:
         if metric not in seeds or mine[metric].isna().all() or ref[metric].isna().all():
             continue
-        result = paired(mine[metric], ref[metric])
-        e, margin = result.diff, margins[metric.removeprefix("test.")]
-        rows.append({"metric": metric, "n": e.n, "diff": e.mean, "ci_lo": e.lo, "ci_hi": e.hi, "p": result.p})
-        rows[-1].update(margin=margin, p_tost=tost_p(e, margin), paired=result)
+        d = differences(mine[metric], ref[metric])
+        e, margin = estimate(d), margins[metric.removeprefix("test.")]
+        rows.append(
+            {"metric": metric, "n": e.n, "diff": e.mean, "std": e.std, "p_t": paired(mine[metric], ref[metric]).p}
+        )
+        rows[-1].update(margin=margin, p_flip=sign_flip(d), p_flip_tost=sign_flip_tost(d, margin), d=d)
     return rows
 
 
+def _family(out: pd.DataFrame) -> pd.DataFrame:
+    """Holm over the primary comparisons' sign-flip and TOST p-values together (one family), and the level
+    each difference was tested at: its interval and its detectable difference are drawn at that level."""
+    primary = out["primary"].to_numpy()
+    p = [*out.loc[primary, "p_flip"], *out.loc[primary, "p_flip_tost"]]
+    adjusted, levels = holm(p), holm_levels(p)
+    k = int(primary.sum())
+    out["p_holm"], out["p_tost_holm"], out["level"] = math.nan, math.nan, ALPHA
+    out.loc[primary, "p_holm"], out.loc[primary, "p_tost_holm"] = adjusted[:k], adjusted[k:]
+    out.loc[primary, "level"] = [x if not math.isnan(x) else ALPHA for x in levels[:k]]
+    return out
+
+
 def paired_table(
-    seeds: pd.DataFrame, baselines: dict[str, str], margins: Mapping[str, float] = DEFAULT_MARGINS
+    seeds: pd.DataFrame,
+    baselines: dict[str, str],
+    margins: Mapping[str, float] = DEFAULT_MARGINS,
+    primary: set[str] | None = None,
 ) -> pd.DataFrame:
-    """Every row minus its group's baseline row, paired on seed, per metric: the difference test and the TOST
-    within the metric's margin, each with raw and Holm-adjusted p (Holm over each family separately)."""
+    """Every row minus its group's baseline row, paired on seed, per metric.
+
+    `primary`: the cells whose comparisons are the study's declared question (None: every compared cell). Their
+    exact sign-flip p-values, of the difference and of the TOST within the metric's margin, form one family with
+    Holm's correction; every other comparison is exploratory (raw p-values, no verdict). The paired t-test's p
+    stands beside. Each interval is the sign-flip test's, at the level its comparison was tested at.
+    """
     labels = dict(zip(seeds["cell"], seeds["row"]))
     rows = []
     for group, base in baselines.items():
@@ -219,15 +289,16 @@ def paired_table(
             if cell != base:
                 for r in _compare(seeds, cell, base, margins):
                     head = {"group": group, "cell": cell, "row": labels[cell], "baseline": labels[base]}
-                    rows.append(head | {"baseline_cell": base} | r)
+                    rows.append(head | {"baseline_cell": base, "primary": primary is None or cell in primary} | r)
     if not rows:
         return pd.DataFrame()
-    results = [r.pop("paired") for r in rows]
-    out = pd.DataFrame(rows)
-    out["p_holm"] = holm(out["p"])
-    out["p_tost_holm"] = holm(out["p_tost"])
-    out["verdict"] = [
-        verdict(r.metric, result, r.p_holm, r.baseline, r.margin, r.p_tost_holm)
-        for r, result in zip(out.itertuples(), results)
-    ]
+    diffs = [r.pop("d") for r in rows]
+    out = _family(pd.DataFrame(rows))
+    bounds = [sign_flip_interval(d, level) for d, level in zip(diffs, out["level"])]
+    out["ci_lo"], out["ci_hi"] = [b[0] for b in bounds], [b[1] for b in bounds]
+    out["detectable"] = [detectable_difference(r.std, r.n, r.level) for r in out.itertuples()]
+    verdicts = [judge(r.metric, r.n, r.diff, r.primary, r.p_holm, r.p_tost_holm) for r in out.itertuples()]
+    out["kind"] = [v.kind for v in verdicts]
+    out["also_equivalent"] = [v.also_equivalent for v in verdicts]
+    out["verdict"] = [verdict_text(r) for r in out.itertuples()]
     return out

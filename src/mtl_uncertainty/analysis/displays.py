@@ -17,6 +17,8 @@ def num(x: Any, digits: int = 4, sign: bool = False) -> str:
     """A number with `digits` decimals, or — when there is none."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"
+    if round(x, digits) == 0:
+        x = 0.0  # no "-0.0000": a difference that rounds to nothing has no sign
     return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
 
 
@@ -97,11 +99,78 @@ def summary_display(summary: pd.DataFrame, others: Sequence[str], ranks: bool = 
         out[f"test {METRICS[metric][0]}: mean ± s.d. [95% CI]"] = [
             metric_text(r, metric, int(r["seeds"])) for _, r in summary.iterrows()
         ]
+    if "learned.cls3.n" in summary:
+        tasks = learned_tasks(summary)
+        head = "/".join(LEARNED_NAMES[t] for t in tasks)
+        out[f"learned ({head})"] = [learned_text(r, tasks) for _, r in summary.iterrows()]
     out["Δm% [95% CI]"] = [delta_text(r) for _, r in summary.iterrows()]
     if ranks and "rank.mean" in summary:
         out["mean rank"] = [num(x, 2) for x in summary["rank.mean"]]
     out["n"] = [n_text(r) for _, r in summary.iterrows()]
     return out
+
+
+LEARNED_NAMES = {"cls3": "3-class", "cls10": "10-class", "recon": "recon"}
+
+
+def learned_tasks(summary: pd.DataFrame) -> list[str]:
+    """The tasks some row of the summary trains (whose learned counts the table shows)."""
+    return [t for t in LEARNED_NAMES if f"learned.{t}.n" in summary and summary[f"learned.{t}.n"].max() > 0]
+
+
+def learned_text(r: pd.Series | dict[str, Any], tasks: Sequence[str]) -> str:
+    """How many of a row's seeds beat each task's floor: `10/10/0 of 10`; — for a task it does not train."""
+    shown = [t for t in tasks if int(r[f"learned.{t}.n"]) > 0]
+    if all(math.isnan(float(r[f"learned.{t}"])) for t in shown):
+        return "— (no floors)"
+    counts = {t: int(r[f"learned.{t}"]) if t in shown else None for t in tasks}
+    totals = {int(r[f"learned.{t}.n"]) for t in shown}
+    if len(totals) == 1:
+        return "/".join("—" if c is None else str(c) for c in counts.values()) + f" of {totals.pop()}"
+    return "/".join("—" if c is None else f"{c} of {int(r[f'learned.{t}.n'])}" for t, c in counts.items())
+
+
+FLOOR_COLUMNS = (
+    "floor.test.loss_recon",
+    "floor.constant.test.loss_recon",
+    "floor.test.acc_cls3",
+    "floor.test.acc_cls10",
+)
+
+
+def floor_lines(summary: pd.DataFrame) -> list[str]:
+    """The floors under the main table: one line for every group's (one per group where they differ), or why none."""
+    if "floors.missing" not in summary:
+        return []
+    groups = summary.drop_duplicates("group")
+    found = groups[groups["floors.missing"] == ""]
+    distinct = list(dict.fromkeys(tuple(float(r[c]) for c in FLOOR_COLUMNS) for _, r in found.iterrows()))
+    differ = len(distinct) > 1
+    lines = []
+    for _, r in groups.iterrows():
+        values = tuple(float(r[c]) for c in FLOOR_COLUMNS)
+        several = len(groups) > 1 and (bool(r["floors.missing"]) or differ)
+        where = f", {r['group']}" if r["group"] and several else ""
+        if r["floors.missing"]:
+            lines.append(
+                f"Floors{where}: not available: {r['floors.missing']}. Compute them with "
+                "`python -m mtl_uncertainty.floors <sweep folder>` (it writes floors.json beside the runs) and make "
+                "the report again."
+            )
+        elif values in distinct:
+            distinct.remove(values)  # said once: every other group with these floors shares the line
+            lines.append(
+                f"Floors on the test split{where}: reconstruction MSE {num(values[0], 5)} predicting the mean "
+                f"training image, {num(values[1], 5)} predicting the best constant; accuracy {num(values[2])} "
+                f"(3-class) and {num(values[3])} (10-class) always predicting the most frequent class."
+            )
+    if len(found):
+        lines.append(
+            "The floors are fitted on the training split and measured on the test split (floors.json, written "
+            "from the data files beside the runs). A seed learned a task if its test MSE is below the mean "
+            "training image's, or its accuracy above the most frequent class's; `learned` counts them per row."
+        )
+    return lines
 
 
 def selected_display(selected: pd.DataFrame, others: Sequence[str]) -> pd.DataFrame:
@@ -118,47 +187,67 @@ def selected_display(selected: pd.DataFrame, others: Sequence[str]) -> pd.DataFr
     return pd.concat([out.reset_index(drop=True), table.reset_index(drop=True)], axis=1)
 
 
+def interval_text(lo: float, hi: float, digits: int = 4) -> str:
+    """[lo, hi], or (−∞, ∞) where the test could reject no shift at its level (too few pairs)."""
+    if math.isinf(lo) or math.isinf(hi):
+        return "(−∞, ∞)"
+    return f"[{num(lo, digits, sign=True)}, {num(hi, digits, sign=True)}]"
+
+
+def level_text(level: float) -> str:
+    """The confidence of an interval drawn at test level `level`: 95%, 99.5%, 99.72%."""
+    return f"{100 * (1 - level):.4g}%"
+
+
 def paired_display(paired: pd.DataFrame) -> pd.DataFrame:
-    """The paired comparisons: difference, CI, raw and Holm-adjusted p, the margin and TOST Holm p, verdict."""
+    """The paired comparisons: difference and the interval its verdict used, the sign-flip, t and TOST p-values,
+    the detectable difference, which family, and the verdict."""
     out = pd.DataFrame({"row": paired["row"]})
     if paired["group"].astype(bool).any():
         out["group"] = paired["group"]
     out["baseline"] = paired["baseline"]
     out["metric"] = [f"test {METRICS[m][0]}" for m in paired["metric"]]
     out["pairs"] = paired["n"]
-    out["row − baseline [95% CI]"] = [
-        f"{num(r.diff, 4, sign=True)} [{num(r.ci_lo, 4, sign=True)}, {num(r.ci_hi, 4, sign=True)}]"
+    out["row − baseline [CI, its level]"] = [
+        f"{num(r.diff, 4, sign=True)} {interval_text(r.ci_lo, r.ci_hi)} {level_text(r.level)}"
         for r in paired.itertuples()
     ]
-    out["p (paired t)"] = [num(p, 3) for p in paired["p"]]
+    out["sign-flip p"] = [num(p, 3) for p in paired["p_flip"]]
+    out["paired t p"] = [num(p, 3) for p in paired["p_t"]]
     out["Holm p"] = [num(p, 3) for p in paired["p_holm"]]
     out["equivalence margin"] = [f"±{m:g}" for m in paired["margin"]]
     out["TOST p (Holm)"] = [num(p, 3) for p in paired["p_tost_holm"]]
+    out["detectable (80% power)"] = [
+        f"±{d:.2g}" if math.isfinite(d) else "none (too few seeds)" if d == math.inf else "—"
+        for d in paired["detectable"]
+    ]
+    out["family"] = ["declared" if p else "exploratory" for p in paired["primary"]]
     out["verdict"] = paired["verdict"]
     return out
 
 
+def _inside_text(inside: Any) -> str:
+    return "—" if inside is None or inside != inside else ("inside" if inside else "outside")
+
+
 def replication_display(rep: pd.DataFrame) -> pd.DataFrame:
-    """The source's numbers beside ours, per weighting= and recon= value."""
+    """The source's numbers against one run's 95% prediction interval of ours (its measure), and our test accuracy."""
     rows = []
     for r in rep.to_dict("records"):
-        ours = {
-            m: f"{num(r[f'test.{m}'])} [{num(r[f'test.{m}.ci_lo'])}, {num(r[f'test.{m}.ci_hi'])}]"
-            for m in ("acc_cls3", "acc_cls10")
-        }
-        rows.append(
-            {
-                "weighting": r["weighting"],
-                "recon": r["recon"],
-                "source 3-class": f"{r['source.acc_cls3']:.4f}",
-                "source 10-class": f"{r['source.acc_cls10']:.4f}",
-                "ours test 3-class [95% CI]": ours["acc_cls3"],
-                "ours test 10-class [95% CI]": ours["acc_cls10"],
-                "ours train batches 3-class / 10-class": f"{num(r['train_running.acc_cls3'])} / "
-                f"{num(r['train_running.acc_cls10'])}",
-                "seeds": r["n"],
-            }
-        )
+        row = {"weighting": r["weighting"], "recon": r["recon"]}
+        for m, name in (("acc_cls3", "3-class"), ("acc_cls10", "10-class")):
+            lo, hi = r.get(f"train_running.{m}.pi_lo"), r.get(f"train_running.{m}.pi_hi")
+            row[f"source {name}"] = f"{r[f'source.{m}']:.4f}"
+            row[f"ours, train batches {name}: mean [95% PI of one run]"] = (
+                f"{num(r[f'train_running.{m}'])} [{num(lo)}, {num(hi)}]"
+            )
+            row[f"source {name} in the PI"] = _inside_text(r.get(f"source.{m}.inside"))
+        for m, name in (("acc_cls3", "3-class"), ("acc_cls10", "10-class")):
+            row[f"ours, test {name} [95% CI]"] = (
+                f"{num(r[f'test.{m}'])} [{num(r[f'test.{m}.ci_lo'])}, {num(r[f'test.{m}.ci_hi'])}]"
+            )
+        row["seeds"] = r["n"]
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

@@ -8,10 +8,17 @@ from pathlib import Path
 import pandas as pd
 
 from .cells import axis_name
-from .compare import DEFAULT_MARGINS
+from .compare import DEFAULT_MARGINS, KINDS_SHOWN
 from .contents import Report
 from .delta import CellBaseline
-from .displays import equilibrium_display, markdown, paired_display, replication_display, selected_display
+from .displays import (
+    equilibrium_display,
+    floor_lines,
+    markdown,
+    paired_display,
+    replication_display,
+    selected_display,
+)
 from .metric_figures import MIN_SPAN
 from .plotting import BAND, LOG_SPAN
 from .tables import METRICS
@@ -21,16 +28,20 @@ FIGURE_TEXT = {
         "Final test metrics per row: the grey dots are the seeds, the black diamonds the mean with its 95% CI "
         "(no CI below 2 seeds). Each axis spans its data and at least {min_span:.0%} of its values, and states "
         "its range under it, so that a zoomed axis cannot make noise look like an effect; the differences figure "
-        "shows each row against its baseline with the CI of the difference."
+        "shows each row against its baseline with the CI of the difference. Where floors.json has the floors of "
+        "a row's data, dashed lines mark them (the mean training image's MSE, the most frequent class's accuracy; "
+        "dotted: the best constant's MSE), and a floor beyond its axis is named under it."
     ),
     "differences": (
-        "Each row minus its group's baseline ({baselines}), paired on seed: the mean difference and its 95% CI. "
-        "Red line: no difference. Filled: a clear difference after Holm's correction; hollow: no clear "
-        "difference (equivalent, or not shown either way; the table says which)."
+        "Each row minus its group's baseline ({baselines}), paired on seed: the mean difference and the sign-flip "
+        "interval its verdict used (at Holm's level for a declared comparison, 95% for an exploratory one). Red "
+        "line: no difference. Filled: a clear difference after Holm's correction; hollow: none shown (equivalent, "
+        "not shown either way, or exploratory; the table says which)."
     ),
     "test_accuracy": (
         "Test accuracy after each epoch: one line per row, one panel per group and accuracy, one y-scale per "
-        "accuracy ({band})."
+        "accuracy ({band}); the dashed line, where floors.json has it, is the accuracy of always predicting the "
+        "most frequent class."
     ),
     "weights": (
         "The effective weight on each task's loss against the training step, one panel per row, one y-scale in "
@@ -161,6 +172,7 @@ def _main(report: Report) -> list[str]:
         "",
         report.main_table_text(),
         "",
+        *[line for text in floor_lines(report.summary) for line in (text, "")],
         "Δm%: the mean over the active tasks of the relative improvement over the single-task baseline "
         "(Maninis et al. 2019; for the MSE a decrease counts as an improvement), each seed against the single-task "
         "run of the same seed and the same other axes (recon aside), then mean and 95% CI over seeds. "
@@ -190,34 +202,43 @@ def _selected(report: Report) -> list[str]:
     ]
 
 
-SHOWN = ("better", "worse", "equivalent")
-"""How the verdicts that claim something start (a difference, equivalence within the margin, or both)."""
-
-
 def _plain_summary(paired: pd.DataFrame) -> list[str]:
-    shown = paired[paired["verdict"].str.startswith(SHOWN)]
-    short = paired[paired["verdict"].str.startswith("too few")]
+    shown = paired[paired["kind"].isin(KINDS_SHOWN)]
+    short = paired[paired["kind"] == "too few"]
+    unclear = paired[paired["kind"] == "unclear"]
+    exploratory = paired[paired["kind"] == "exploratory"]
     out = [f"- {r.cell}, test {METRICS[r.metric][0]}: {r.verdict}." for r in shown.itertuples()]
     if len(short):
         out.append(f"- {len(short)} of {len(paired)} comparisons have fewer than 2 paired seeds: no verdict.")
-    rest = len(paired) - len(shown) - len(short)
-    if rest:
+    if len(unclear):
         out.append(
-            f"- {rest} of {len(paired)} comparisons are not shown either way: after Holm's correction the difference "
-            "is not clearly away from 0, and the TOST does not place it within its margin. These runs show neither "
-            "that the row differs from the baseline nor that it matches it."
+            f"- {len(unclear)} of {len(paired)} comparisons are not shown either way: after Holm's correction the "
+            "difference is not clearly away from 0, and the TOST does not place it within its margin. These runs show "
+            "neither that the row differs from the baseline nor that it matches it; each says how large a difference "
+            "its seeds would have found."
         )
+    if len(exploratory):
+        out.append(f"- {len(exploratory)} of {len(paired)} comparisons are exploratory: outside the declared question.")
     return out
 
 
-def _holm_scope(paired: pd.DataFrame) -> str:
-    """Over how many comparisons Holm's correction ran: those with a p-value (2 or more paired seeds)."""
-    tested = int(paired["p"].notna().sum())
-    if tested == 0:
-        return "No comparison has 2 paired seeds, so none has a p-value and Holm's correction has nothing to correct."
-    if tested == 1:
-        return "Holm's correction runs over the 1 comparison with 2 or more paired seeds (it changes nothing)."
-    return f"Holm's correction runs over the {tested} comparisons of this report with 2 or more paired seeds."
+def _family_text(report: Report) -> str:
+    """Which comparisons form the corrected family, and how many tests Holm's correction ran over."""
+    paired = report.paired
+    primary = paired[paired["primary"] & paired["p_flip"].notna()]
+    if report.primary is None:
+        scope = "Every comparison of this report is in the family (no question was declared)"
+    elif not report.primary:
+        scope = "No question was declared for these comparisons: every one is exploratory"
+    else:
+        scope = f"The declared question: {', '.join(f'`{p}`' for p in report.primary)} against the baseline"
+    if primary.empty:
+        return scope + "; no declared comparison has 2 paired seeds, so Holm's correction has nothing to correct."
+    return (
+        f"{scope}; Holm's correction runs over the {2 * len(primary)} tests (difference and TOST) of its "
+        f"{len(primary)} comparisons with 2 or more paired seeds, and every other comparison is exploratory: its "
+        "p-values are uncorrected and it gets no verdict."
+    )
 
 
 def _margins_text(margins: dict[str, float]) -> str:
@@ -242,20 +263,15 @@ def _paired(report: Report) -> list[str]:
         return [*head, f"No row matches `--baseline {report.baseline}` in a group with other rows: no comparisons.", ""]
     return [
         *head,
-        f"Baseline: `--baseline {report.baseline}`. Each row is matched with its group's baseline row on seed; the "
-        "table gives the mean difference (row − baseline), its 95% CI and a paired t-test's p-value, computed on "
-        f"the same pairs (a seed missing on either side is dropped first). {_holm_scope(report.paired)} "
-        "Equivalence is tested on the same pairs with the paired TOST (two one-sided t-tests): its null hypothesis "
-        "is that the mean difference is at least the margin m away from 0, and its p-value is the larger of the "
-        "one-sided p-values of “mean ≤ −m” and “mean ≥ +m”, so a small p shows the difference lies within ±m. "
-        "The TOST p-values get their own Holm correction over the same comparisons.",
+        f"Baseline: `--baseline {report.baseline}`. Each row is matched with its group's baseline row on seed (a "
+        f"seed missing on either side is dropped first). {_family_text(report)} The exact sign-flip test decides "
+        "(why, and the rest of the method: the suite's docs/report.md, “Paired comparisons”); "
+        "the paired t-test's p stands beside it. The interval is the sign-flip test's at the level Holm tested that "
+        "comparison at, so it excludes 0 exactly when the verdict is better or worse; the detectable difference is "
+        "the smallest the sign-flip test at that level finds with 80% power, for normal differences with these "
+        "seeds' spread.",
         "",
         _margins_text(report.margins),
-        "",
-        "The verdict says better or worse only where the Holm-adjusted p is below 0.05 and the CI excludes 0, "
-        "equivalent within ±m only where the TOST's Holm-adjusted p is below 0.05 (both where both hold), and "
-        "otherwise “not shown either way”: a difference test that finds nothing is no evidence that the two are "
-        "the same. For the MSE, lower is better.",
         "",
         markdown(paired_display(report.paired)),
         "",
@@ -294,11 +310,13 @@ def _replication(report: Report) -> list[str]:
     return [
         "## Replication of the source's table",
         "",
-        "The source measured accuracy on training batches while training one more epoch, one run per cell. "
-        "Ours: held-out test accuracy after the last epoch (mean over seeds, 95% CI), and — closest to the "
-        "source's protocol — the mean accuracy on the training batches of the last epoch. Only runs with the "
-        "source's settings (10 epochs, batch 256, lr 1e-4, s ~ U(0.2, 1.0), Keras init, the source's loss "
-        "form, all fixed weights 1) are counted"
+        "The source measured accuracy on training batches while training one more epoch, one run per cell. So its "
+        "number is placed against the 95% prediction interval of one run of ours on the closest measure we have, "
+        "the running accuracy on the last epoch's training batches (mean ± t·s·√(1 + 1/n) over seeds: where a "
+        "single new run would fall); “inside” means the source's single run is what this replication predicts for "
+        "one run. Held-out test accuracy (mean over seeds, 95% CI) stands beside it. Only runs with the source's "
+        "settings (10 epochs, batch 256, lr 1e-4, s ~ U(0.2, 1.0), Keras init, the source's loss form, all fixed "
+        "weights 1) on the verified MNIST files are counted"
         + (": none of these runs has them, so only the source's numbers are shown." if none else "."),
         "",
         markdown(replication_display(rep)),

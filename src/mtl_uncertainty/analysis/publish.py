@@ -15,17 +15,21 @@ result.json through this code.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import yaml
 
 from ..storage.result_schema import RESULT_FILE
 from .contents import Report
 from .displays import (
     equilibrium_display,
+    floor_lines,
     markdown,
     num,
     paired_display,
@@ -34,7 +38,7 @@ from .displays import (
     summary_display,
 )
 from .errors import ReportError
-from .report import build_report
+from .report import DECLARED, build_report
 from .tables import METRICS
 
 BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w-]+/[\w-]+) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
@@ -43,29 +47,38 @@ OPENING = re.compile(r"<!-- generated: ([^>]*?) -->")
 
 @dataclass(frozen=True)
 class Study:
-    """A folder of committed runs and the report options its tables are made with."""
+    """A folder of committed runs and the question its tables answer.
+
+    `preset`: the conf/experiment/ file whose `report:` block declares the baseline and the primary rows (the
+    committed runs may predate the block, so it is read from the preset, the one place it is written);
+    `baseline`/`primary` given here replace the preset's (a second view of the same runs, all exploratory).
+    """
 
     folder: str  # relative to the repository root
-    baseline: str  # the --baseline of its paired comparisons
     command: str  # how its runs are made (shown beside its tables)
+    preset: str | None = None
+    baseline: str | None = None
+    primary: tuple[str, ...] | None = None
+
+    def question(self, root: Path) -> tuple[str | None, list[str] | None]:
+        """The baseline and primary rows of its tables."""
+        declared: dict = {}
+        preset = root / "conf" / "experiment" / f"{self.preset}.yaml"
+        if self.preset and preset.is_file():  # a results folder without the suite's conf/: what the runs declare
+            declared = (yaml.safe_load(preset.read_text()) or {}).get("report") or {}
+        primary = self.primary if self.primary is not None else declared.get("primary", DECLARED)
+        return self.baseline or declared.get("baseline"), primary if primary in (None, DECLARED) else list(primary)
 
 
 STUDIES = {
-    "core": Study(
+    "core": Study("results/core", "the four commands of conf/experiment/core.yaml", preset="core"),
+    "core-vs-equal": Study(
         "results/core",
-        "weighting=fixed,weights.cls10=1",
         "the four commands of conf/experiment/core.yaml",
+        baseline="weighting=fixed,weights.cls10=1",
+        primary=(),
     ),
-    "core-vs-tuned": Study(
-        "results/core",
-        "weighting=fixed,weights.cls10=16.1",
-        "the four commands of conf/experiment/core.yaml",
-    ),
-    "replication": Study(
-        "results/replication",
-        "weighting=fixed",
-        "python src/train.py -m +experiment=replication",
-    ),
+    "replication": Study("results/replication", "python src/train.py -m +experiment=replication", preset="replication"),
 }
 
 
@@ -74,22 +87,19 @@ def _diff(diff: float, metric: str) -> str:
     return num(diff, 5 if "loss" in metric else 4, sign=True)
 
 
-def _also_within(verdict: str) -> str | None:
-    """'within ±m' of a better/worse verdict that is also an equivalence (compare.verdict), else None."""
-    found = re.search(r"within ±[\d.e-]+", verdict) if verdict.startswith(("better", "worse")) else None
-    return found.group(0) if found else None
-
-
-def _short_verdict(verdict: str, diff: float, metric: str) -> str:
-    """better/worse by x, equivalent (±m), or not shown (x): one cell of the verdict matrix."""
-    if verdict.startswith(("better", "worse")):
-        within = _also_within(verdict)
-        return f"{verdict.split(' than ')[0]} ({_diff(diff, metric)})" + (f", {within}" if within else "")
-    if verdict.startswith("equivalent"):
-        return re.sub(r" \(TOST.*", "", verdict) + f" ({_diff(diff, metric)})"
-    if verdict.startswith("not shown"):
-        return f"not shown either way ({_diff(diff, metric)})"
-    return verdict
+def _short_verdict(r: Any) -> str:
+    """better/worse (x), equivalent within ±m (x), not shown (x) or exploratory (x): one cell of the matrix."""
+    diff = _diff(r.diff, r.metric)
+    if r.kind in ("better", "worse"):
+        return f"{r.kind} ({diff})" + (f", within ±{r.margin:g}" if r.also_equivalent else "")
+    if r.kind == "equivalent":
+        return f"equivalent within ±{r.margin:g} ({diff})"
+    if r.kind == "unclear":
+        found = f"±{r.detectable:.2g} detectable" if math.isfinite(r.detectable) else "too few seeds"
+        return f"not shown either way ({diff}; {found})"
+    if r.kind == "exploratory":
+        return f"exploratory ({diff}, p = {r.p_flip:.2g})"
+    return "too few paired seeds"
 
 
 def verdict_matrix(report: Report) -> pd.DataFrame:
@@ -101,7 +111,7 @@ def verdict_matrix(report: Report) -> pd.DataFrame:
     bases = list(dict.fromkeys(paired["baseline"]))
     head = f"row, against {bases[0]}" if len(bases) == 1 else "row − baseline"
     for (row, base), group in paired.groupby(["row", "baseline"], sort=False):
-        cells = {r.metric: _short_verdict(r.verdict, r.diff, r.metric) for r in group.itertuples()}
+        cells = {r.metric: _short_verdict(r) for r in group.itertuples()}
         out = {head: row if len(bases) == 1 else f"{row} − {base}"}
         out.update({f"{METRICS[m][0]}": cells.get(m, "—") for m in METRICS if m in set(paired["metric"])})
         rows.append(out)
@@ -145,32 +155,51 @@ def claims(report: Report) -> str:
     """What the paired verdicts and the equilibrium table say, grouped by verdict: the summary's claims, generated."""
     paired = report.paired
     if paired.empty:
-        return "No paired comparison: the study has no baseline row with two seeds paired."
+        return NO_PAIRS
     base = _listing(list(dict.fromkeys(paired["baseline"])))
+    primary = paired[paired["primary"]]
     margin = paired.drop_duplicates("metric").set_index("metric")["margin"]
     margins = ", ".join(f"±{margin[m]:g} {METRICS[m][0]}" for m in METRICS if m in margin.index)
     by_row: dict[str, dict[str, list[str]]] = {}
-    for r in paired.itertuples():
-        kind = r.verdict.split(" ")[0] if r.verdict.startswith(("better", "worse", "equivalent")) else "unclear"
-        within = _also_within(r.verdict)
-        also = f"; also equivalent {within}" if within else ""
-        by_row.setdefault(kind, {}).setdefault(r.row, []).append(
+    for r in primary.itertuples():
+        also = f"; also equivalent within ±{r.margin:g}" if r.also_equivalent else ""
+        by_row.setdefault(r.kind, {}).setdefault(r.row, []).append(
             f"{METRICS[r.metric][0]} ({_diff(r.diff, r.metric)}{also})"
         )
+    family = f"Holm p < 0.05 over the {2 * len(primary)} tests of the {len(primary)} declared comparisons"
     heads = {
-        "equivalent": f"**Equivalent to {base}** (paired TOST, Holm p < 0.05, margins {margins})",
-        "better": f"**Better than {base}** (paired t, Holm p < 0.05)",
-        "worse": f"**Worse than {base}** (paired t, Holm p < 0.05)",
+        "equivalent": f"**Equivalent to {base}** (sign-flip TOST, {family}, margins {margins})",
+        "better": f"**Better than {base}** (exact sign-flip test, {family})",
+        "worse": f"**Worse than {base}** (exact sign-flip test, {family})",
     }
     lines = []
-    for kind, head in heads.items():
-        rows = by_row.get(kind, {})
-        listed = "; ".join(f"{row} on {_listing(m)}" for row, m in rows.items()) or "none"
-        lines.append(f"- {head}: {listed}.")
-    unclear = sum(len(m) for m in by_row.get("unclear", {}).values())
-    lines.append(f"- **Not shown either way**: the other {unclear} of {len(paired)} comparisons.")
+    if primary.empty:
+        lines.append(f"- No comparison against {base} is declared as the question: all {len(paired)} are exploratory.")
+    else:
+        for kind, head in heads.items():
+            rows = by_row.get(kind, {})
+            listed = "; ".join(f"{row} on {_listing(m)}" for row, m in rows.items()) or "none"
+            lines.append(f"- {head}: {listed}.")
+        unclear = primary[primary["kind"] == "unclear"]
+        if len(unclear):
+            smallest = ", ".join(
+                f"{METRICS[m][0]} {_span(g['detectable'])}" for m, g in unclear.groupby("metric", sort=False)
+            )
+            lines.append(
+                f"- **Not shown either way**: the other {len(unclear)} of {len(primary)} declared comparisons "
+                f"(these seeds would have found differences of about {smallest} with 80% power)."
+            )
+        rest = len(paired) - len(primary)
+        if rest:
+            lines.append(f"- {rest} other comparisons are exploratory (not corrected, no verdict).")
     lines += _equilibrium_claims(report)
     return "\n".join(lines)
+
+
+def _span(values: pd.Series) -> str:
+    """±a–b, or ±a where every value rounds alike."""
+    low, high = f"{values.min():.2g}", f"{values.max():.2g}"
+    return f"±{low}" if low == high else f"±{low}–{high}"
 
 
 def _equilibrium_claims(report: Report) -> list[str]:
@@ -189,15 +218,17 @@ def _equilibrium_claims(report: Report) -> list[str]:
     ]
 
 
+NO_PAIRS = "No paired comparison: the study has no baseline row with two seeds paired."
 TABLES: dict[str, Callable[[Report, Study, Path], str]] = {
     "summary": lambda r, s, root: markdown(summary_display(r.summary, r.others)),
-    "paired": lambda r, s, root: markdown(paired_display(r.paired)),
-    "verdicts": lambda r, s, root: markdown(verdict_matrix(r)),
+    "paired": lambda r, s, root: markdown(paired_display(r.paired)) if len(r.paired) else NO_PAIRS,
+    "verdicts": lambda r, s, root: markdown(verdict_matrix(r)) if len(r.paired) else NO_PAIRS,
     "equilibrium": lambda r, s, root: markdown(equilibrium_display(r.equilibrium)),
     "selected": lambda r, s, root: markdown(selected_display(r.selected, r.others)),
     "replication": lambda r, s, root: markdown(replication_display(r.replication)),
     "provenance": provenance,
     "claims": lambda r, s, root: claims(r),
+    "floors": lambda r, s, root: "\n\n".join(floor_lines(r.summary)),
 }
 """What a block may show, by the name after the study's (`core/summary`)."""
 
@@ -221,7 +252,8 @@ class Reports:
             folder = self.root / study.folder
             if not folder.is_dir():
                 raise ReportError(f"<!-- generated: {name} --> needs the committed runs in {folder}, which is missing.")
-            self._built[study_name] = build_report([folder], folder / "report", baseline=study.baseline)
+            baseline, primary = study.question(self.root)
+            self._built[study_name] = build_report([folder], folder / "report", baseline=baseline, primary=primary)
         return TABLES[table](self._built[study_name], study, self.root).strip()
 
 
@@ -254,8 +286,8 @@ def pages(root: Path) -> list[Path]:
 
 FIGURES = {
     "core": ("final_accuracy", "differences", "equilibrium", "weights"),
-    "core-vs-tuned": ("differences",),
-    "replication": ("final_accuracy", "differences"),
+    "core-vs-equal": ("differences",),
+    "replication": ("final_accuracy", "differences", "sigma_trajectories", "equilibrium"),
 }
 """The figures docs/results.md shows, per study; written under docs/results/<study>/."""
 
@@ -274,7 +306,8 @@ def write_figures(root: Path) -> list[Path]:
         if not (root / study.folder).is_dir():
             continue
         with tempfile.TemporaryDirectory(prefix=f"publish-{name}-") as scratch:
-            report = make_report([root / study.folder], Path(scratch), baseline=study.baseline)
+            baseline, primary = study.question(root)
+            report = make_report([root / study.folder], Path(scratch), baseline=baseline, primary=primary)
             for figure in wanted:
                 for made in report.figures.get(figure, []):
                     target = root / "docs" / "results" / name / made.name

@@ -6,19 +6,21 @@ results.csv, summary.csv, summary.tex, equilibrium.csv and the figures into `out
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..storage.atomic import write_atomic
 from . import figures, metric_figures
 from .cells import find_axes, label_runs, per_seed, split_axes
-from .compare import DEFAULT_BASELINE, baseline_cells, margins_for, paired_table, parse_selector
+from .compare import DEFAULT_BASELINE, baseline_cells, margins_for, matching_cells, paired_table, parse_selector
 from .contents import Report
 from .copies import drop_copies
 from .delta import add_single_task_rows
 from .displays import latex, summary_display
 from .equilibrium import DEFAULT_DELTA, DEFAULT_WINDOW, Rule, equilibrium_table
 from .errors import NoRunsError
+from .floors import group_floors, load_floors
 from .markdown import render
 from .replication import replication_table
 from .runs import Excluded, Run, load_runs, runs_table
@@ -26,6 +28,23 @@ from .selection import select_on_validation
 from .tables import csv_precision, summary_table
 
 FORMATS = ("png",)
+DECLARED = "declared"
+"""`primary=DECLARED`: the primary comparisons the runs' config declares (`report.primary`), else every one."""
+
+
+def declared(runs: Sequence[Run]) -> tuple[str | None, list[str] | None]:
+    """The baseline and primary rows the runs' config declares (`report:` in a preset), where every run that
+    declares them agrees; (None, None) where none does or they disagree."""
+    found = {
+        json.dumps([(r.result["config"].get("report") or {}).get(k) for k in ("baseline", "primary")])
+        for r in runs
+        if isinstance(r.result["config"].get("report"), dict)
+    }
+    if len(found) != 1:
+        return None, None
+    baseline, primary = json.loads(found.pop())
+    ok = isinstance(primary, list) and all(isinstance(p, str) for p in primary)
+    return (baseline if isinstance(baseline, str) else None), (primary if ok else None)
 
 
 def _load(sweeps: Sequence[Path]) -> tuple[list[Run], list[Excluded]]:
@@ -52,7 +71,7 @@ def _figures(report: Report, formats: Sequence[str]) -> dict[str, list[Path]]:
         "final_accuracy": metric_figures.final_metrics(report.summary, report.seeds, out / "final_accuracy", formats),
         "differences": metric_figures.differences(report.paired, out / "differences", formats),
         "test_accuracy": metric_figures.test_accuracy_per_epoch(
-            [(row, group, runs) for _, row, group, runs in cells], out / "test_accuracy", formats
+            [(row, group, runs) for _, row, group, runs in cells], out / "test_accuracy", formats, report.floors
         ),
         "weights": figures.weight_trajectories(labelled, out / "weights", formats),
         "sigma_trajectories": figures.value_trajectories(labelled, out / "sigma_trajectories", formats),
@@ -64,19 +83,22 @@ def _figures(report: Report, formats: Sequence[str]) -> dict[str, list[Path]]:
 def make_report(
     sweeps: Sequence[Path],
     out_dir: Path,
-    baseline: str = DEFAULT_BASELINE,
+    baseline: str | None = None,
     formats: Sequence[str] = FORMATS,
     margins: Mapping[str, float] | None = None,
     eq_delta: float = DEFAULT_DELTA,
     eq_window: int = DEFAULT_WINDOW,
+    primary: Sequence[str] | str | None = DECLARED,
 ) -> Report:
     """Read the sweeps' result.json files and write every table and figure into `out_dir`.
 
-    `baseline`: the `--baseline` selector of the paired comparisons; `formats`: the figures' file formats;
+    `baseline`: the `--baseline` selector of the paired comparisons (None: the one the runs' config declares,
+    `report.baseline`, else DEFAULT_BASELINE); `formats`: the figures' file formats;
     `margins`: equivalence margins by metric (`acc_cls3`, `acc_cls10`, `loss_recon`), the others keep their default;
-    `eq_delta`, `eq_window`: δ and w (steps) of the equilibrium table (`equilibrium`).
+    `eq_delta`, `eq_window`: δ and w (steps) of the equilibrium table (`equilibrium`); `primary`: selectors of
+    the rows whose comparisons are the question (DECLARED: the runs' `report.primary`; None: every row; `[]`: none).
     """
-    report = build_report(sweeps, out_dir, baseline, margins, eq_delta, eq_window)
+    report = build_report(sweeps, out_dir, baseline, margins, eq_delta, eq_window, primary)
     _write(report, sweeps, formats)
     return report
 
@@ -84,24 +106,32 @@ def make_report(
 def build_report(
     sweeps: Sequence[Path],
     out_dir: Path,
-    baseline: str = DEFAULT_BASELINE,
+    baseline: str | None = None,
     margins: Mapping[str, float] | None = None,
     eq_delta: float = DEFAULT_DELTA,
     eq_window: int = DEFAULT_WINDOW,
+    primary: Sequence[str] | str | None = DECLARED,
 ) -> Report:
     """Every table of the report on the sweeps' result.json files, computed and not written (see make_report)."""
     margins, rule = margins_for(margins), Rule(eq_delta, eq_window)
     runs, excluded = _load(sweeps)
+    declared_baseline, declared_primary = declared(runs)
+    baseline = baseline or declared_baseline or DEFAULT_BASELINE
+    primary = declared_primary if primary == DECLARED else primary
     selector = parse_selector(baseline)
     table = runs_table(runs)
     axes = find_axes(table)
     _, others = split_axes(axes)
     table = label_runs(table, axes)
     every_seed = add_single_task_rows(per_seed(table, others), others)
-    summary, how = summary_table(every_seed, others)
+    floors = group_floors(table, load_floors(sweeps))
+    summary, how = summary_table(every_seed, others, floors)
     seeds = every_seed[~every_seed["baseline_only"]].drop(columns="baseline_only")
     required = baseline != DEFAULT_BASELINE  # the default may simply not be among the runs
-    paired = paired_table(seeds, baseline_cells(summary, table, selector, required), margins)
+    primary_cells = (
+        None if primary is None else set().union(*(matching_cells(table, parse_selector(p)) for p in primary))
+    )
+    paired = paired_table(seeds, baseline_cells(summary, table, selector, required), margins, primary_cells)
     replication = replication_table(table)
     selected = select_on_validation(summary)
     equilibrium = equilibrium_table(table, runs, list(summary["cell"]), rule)
@@ -117,11 +147,13 @@ def build_report(
         how,
         paired,
         baseline,
+        None if primary is None else list(primary),
         margins,
         selected,
         replication,
         rule,
         equilibrium,
+        floors=floors,
     )
 
 

@@ -145,6 +145,7 @@ def _row(run: Run) -> dict[str, Any]:
     data = r.get("data") if isinstance(r.get("data"), dict) else {}
     row[DATA_AXIS] = data_label(data)
     row["data.verified"] = data.get("verified") is True
+    row["data.hash"] = data.get("hash") if isinstance(data.get("hash"), str) else None
     for split in SPLITS:
         row.update({f"{split}.{m}": _metric((final.get(split) or {}).get(m)) for m in METRICS})
     row["val.objective"] = objective(final["val"], active) if isinstance(final.get("val"), dict) else math.nan

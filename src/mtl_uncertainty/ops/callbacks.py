@@ -24,7 +24,8 @@ from .interrupt import note_output
 from .jobs import FAILURES, LAUNCHER_PID, tunes
 from .library_logs import quiet_libraries
 from .preflight import check_jobs, compose_jobs, empty_sweep, shared_folders, sweep_job_overrides, task_config
-from .sweep import summarize
+from .sweep import DIVERGED_EXIT_CODE, summarize
+from .unfinished import mark_finished, mark_unfinished
 
 log = logging.getLogger(__name__)
 
@@ -120,24 +121,51 @@ def check_search(config: DictConfig, task: DictConfig) -> None:
         ) from e
 
 
+def write_sweep_floors(config: DictConfig) -> None:
+    """Write <sweep>/floors.json from the data the sweep's runs used (`mtl_uncertainty.floors`); warn, never fail.
+
+    Only the sweep's own runs count (the job folders the preflight composed, where it did), and data are
+    loaded only from the sweep's data.root, and only where their hash is the one the runs recorded.
+    """
+    from ..floors import write_floors
+
+    sweep = Path(config.hydra.sweep.dir)
+    try:
+        path, problems = write_floors(sweep, jobs=EXPECTED_JOBS.get(str(sweep)), roots=[str(config.data.root)])
+    except Exception as e:  # the runs are done and saved; floors that could not be computed must not hide that
+        log.warning("no floors.json (%s: %s); try python -m mtl_uncertainty.floors %s", type(e).__name__, e, sweep)
+        return
+    for problem in problems:
+        log.warning("%s; try python -m mtl_uncertainty.floors %s --data-root PATH", problem, sweep)
+    if path is not None:
+        log.info("floors: %s", path)
+
+
 class SweepReport(Callback):
-    """Write the analysis report into <sweep>/report/ when a sweep ends (never fails the sweep)."""
+    """Write floors.json and the analysis report into <sweep>/report/ when a sweep ends (never fails the sweep)."""
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        write_sweep_floors(config)  # before the report, which reads it
         if not self.enabled:
             return
         from ..analysis import NoRunsError, make_report
         from ..analysis.errors import BaselineError
 
         sweep = Path(config.hydra.sweep.dir)
+        question = config.get("report") or {}
+        baseline = question.get("baseline")
+        primary = question.get("primary")
+        primary = None if primary is None else list(primary)
         try:
             try:
-                report = make_report([sweep], sweep / "report")
+                report = make_report([sweep], sweep / "report", baseline=baseline, primary=primary)
             except BaselineError:  # several fixed-weight rows (a λ search): compare with the one best on validation
-                report = make_report([sweep], sweep / "report", baseline="best:weighting=fixed")
+                if baseline is not None:
+                    raise
+                report = make_report([sweep], sweep / "report", baseline="best:weighting=fixed", primary=primary)
         except NoRunsError as e:
             log.warning("no report: %s", e)
         except Exception as e:  # the runs are done and saved; a broken report must not hide that
@@ -145,17 +173,26 @@ class SweepReport(Callback):
                 "the report could not be made (%s: %s); try python analysis/report.py %s", type(e).__name__, e, sweep
             )
         else:
-            log.info("report: %s\n%s", report.out_dir / "report.md", report.main_table_text())
+            log.info("report: %s\n%s\n%s", report.out_dir / "report.md", report.main_table_text(), report.floors_text())
 
 
 class SweepStatus(Callback):
-    """End every sweep with one summary line and the exit status: 1 if runs failed, 3 if runs diverged."""
+    """End every sweep with one summary line and the exit status: 1 if runs failed, 3 if runs diverged.
+
+    A sweep is marked unfinished from its start (after the preflight) until it ends with every job
+    completed or diverged, so that the same command started again finishes it (ops.unfinished).
+    """
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        mark_unfinished(Path(config.hydra.sweep.dir))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = str(config.hydra.sweep.dir)
         summary = summarize(Path(sweep_dir), EXPECTED_JOBS.get(sweep_dir), FAILURES)
         code = summary.exit_code()
         details = summary.details()
+        if code in (0, DIVERGED_EXIT_CODE):
+            mark_finished(Path(sweep_dir))
         if code:
             print(summary.line(), file=sys.stderr)
             for line in details:

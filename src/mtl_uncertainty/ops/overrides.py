@@ -1,12 +1,15 @@
-"""Command-line keys given without their group (`epochs=1`), named with the keys they may mean.
+"""Command-line mistakes Hydra answers unhelpfully, named with what the user may mean.
 
-Hydra's own answer to such a key is to add it (`+epochs=1`), which the config checks then refuse;
-the schema knows the key the user meant (`train.epochs`).
+A key given without its group (`epochs=1`): Hydra's own answer is to add it (`+epochs=1`), which
+the config checks then refuse; the schema knows the key the user meant (`train.epochs`). A
+mistyped option of a group (`weighting=learnabel`): Hydra prints its search path and every
+option; the close matches among conf/<group>/ are the answer.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 import typing
 from collections.abc import Iterator, Sequence
@@ -67,3 +70,45 @@ def ungrouped_keys(overrides: Sequence[str], conf_dir: Path) -> str | None:
         "; ".join(_advice(o, keys) for o in lost) + ". A key needs its group on the command line; nothing was run or "
         "written (python src/train.py --cfg job prints every key of a run)."
     )
+
+
+def _given_options(override: Override) -> list[str]:
+    """The option names an override of a group picks: one, or each of a choice sweep (`a,b`)."""
+    if not override.is_sweep_override():
+        return [override.get_value_element_as_str()]
+    try:
+        return list(override.sweep_string_iterator())
+    except HydraException:  # a glob or a range: Hydra expands and checks it itself
+        return []
+
+
+def unknown_options(overrides: Sequence[str], conf_dir: Path) -> str | None:
+    """One paragraph naming each option of a config group that conf/ does not have, with its close matches."""
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+    except HydraException:
+        return None  # malformed: Hydra's own message says what is wrong with it
+    problems = []
+    for o in parsed:
+        group = conf_dir / o.key_or_group
+        if o.key_or_group.startswith("hydra") or o.package is not None or o.is_delete() or not group.is_dir():
+            continue
+        options = sorted(p.stem for p in group.glob("*.yaml"))
+        if missing := [given for given in _given_options(o) if given not in options]:
+            problems.append(_unknown(o, missing, options))
+    if not problems:
+        return None
+    return " ".join(problems) + " Nothing was run or written (python src/train.py --help lists every group's options)."
+
+
+_PREFIX = {OverrideType.ADD: "+", OverrideType.FORCE_ADD: "++"}
+
+
+def _unknown(override: Override, missing: Sequence[str], options: Sequence[str]) -> str:
+    group, prefix = override.key_or_group, _PREFIX.get(override.type, "")
+    named = []
+    for given in missing:
+        close = difflib.get_close_matches(given, options, n=2)
+        meant = f" (did you mean {' or '.join(f'`{prefix}{group}={c}`' for c in close)}?)" if close else ""
+        named.append(f"'{group}/{given}'{meant}")
+    return f"Could not find {' or '.join(named)}: the options of {group} (conf/{group}/) are {', '.join(options)}."

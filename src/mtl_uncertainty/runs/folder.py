@@ -66,6 +66,8 @@ class JobLock:
 
     The lock file is opened without following links and never truncated; one that is not a plain
     file of its own (a symlink, a FIFO, a hard link to another file) is set aside and a new one made.
+    A finished job's holder removes the file before it unlocks; a process that locked the removed
+    file in between sees it is no longer at the path and opens the one there.
     """
 
     def __init__(self, out_dir: Path) -> None:
@@ -81,16 +83,19 @@ class JobLock:
 
     def acquire(self) -> JobLock:
         """Take the lock, or raise JobLocked naming the process that holds it."""
-        fd = self._open()
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, PID_WIDTH, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise JobLocked(
-                f"{self.path.parent} is being trained by another process (pid {holder}); this process skips it. "
-                "Run the command again after that process ends to pick up its result."
-            ) from None
+        for _ in range(_ATTEMPTS):
+            fd = self._open()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, PID_WIDTH, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise self._locked(holder) from None
+            if _is_at(fd, self.path):
+                break
+            os.close(fd)  # its holder finished and removed the file while we opened it: lock the file there now
+        else:
+            raise self._locked("unknown")
         try:  # the holder's pid, for the message above; a fixed width, so nothing needs truncating
             faults.writing(self.path)
             os.pwrite(fd, f"{os.getpid():>{PID_WIDTH - 1}}\n".encode(), 0)
@@ -101,8 +106,32 @@ class JobLock:
         self._fd = fd
         return self
 
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+    def _locked(self, holder: str) -> JobLocked:
+        return JobLocked(
+            f"{self.path.parent} is being trained by another process (pid {holder}); this process skips it. "
+            "Run the command again after that process ends to pick up its result."
+        )
+
+    def release(self, finished: bool = False) -> None:
+        """Give the lock back; a finished job's lock file is removed first, while still held, if it is ours."""
+        if self._fd is None:
+            return
+        if finished and _is_at(self._fd, self.path):
+            self.path.unlink(missing_ok=True)  # removes the name, never what a link there would point to
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = None
+
+
+_ATTEMPTS = 3
+"""How often `acquire` opens the lock file again when its holder removed it in between (a finished job)."""
+
+
+def _is_at(fd: int, path: Path) -> bool:
+    """Whether `path` (not followed if a link) is the file open as `fd`: a removed or replaced lock file is not."""
+    try:
+        named = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)

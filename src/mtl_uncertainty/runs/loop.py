@@ -144,5 +144,6 @@ def _write(session: Session, result: dict[str, Any]) -> dict[str, Any] | OSError
     except OSError as e:
         log.error("%scould not write %s: %s", session.prefix, session.out_dir / RESULT_FILE, e)
         return e
+    session.finished = True
     session.log_summary(result)
     return result

@@ -63,6 +63,7 @@ class Session:
     earlier_threads: tuple[int | None, ...] = ()  # the PyTorch thread count of each segment before this one
     label: str = ""  # the run's name in log lines, where several runs share one log
     tensorboard: TensorBoardLog | None = None
+    finished: bool = False  # its result.json (completed, diverged or failed) is written: its lock file goes
 
     @property
     def prefix(self) -> str:
@@ -189,7 +190,7 @@ class Session:
     def release(self) -> None:
         """Let other processes train this run's folder (after its result is written)."""
         if self.lock is not None:
-            self.lock.release()
+            self.lock.release(finished=self.finished)
 
     def write_failure(self, error: BaseException) -> None:
         """Record an exception in the job folder before it propagates; if even that fails, log it."""
@@ -207,6 +208,7 @@ class Session:
         }
         try:
             write_json_atomic(self.out_dir / RESULT_FILE, failure)
+            self.finished = True
         except OSError as e:
             log.error(
                 "%scould not record the failure in %s (%s); the run failed with %s: %s",

@@ -7,6 +7,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
@@ -47,29 +48,70 @@ class MachineLoad:
     """How busy the machine is, as the default thread count sees it."""
 
     cores: int  # the cores this process may use
-    total: int  # the cores of the machine (the load average counts work on all of them)
-    load: float  # the 1-minute load average: threads running or waiting for a core
-    own: float  # how much of that load is this process's own (its runs so far)
+    total: int  # the cores of the machine (the load counts work on all of them)
+    load: float  # threads running or waiting for a core now (a short sample, not the lagging load average)
+    own: float  # how many of those are this process's own
+
+
+PROC = Path("/proc")
+"""Where the kernel's counts are read (/proc/stat's procs_running, this process's threads' states)."""
+
+SAMPLES, SAMPLE_S = 10, 0.01
+"""The runnable count is averaged over this many readings this far apart (a tenth of a second in all)."""
+
+
+def _running_tasks(proc: Path) -> int:
+    """Threads running or runnable on the machine now: /proc/stat's procs_running (this reader included)."""
+    for line in (proc / "stat").read_text().splitlines():
+        if line.startswith("procs_running "):
+            return int(line.split()[1])
+    raise OSError(f"{proc / 'stat'} has no procs_running line")
+
+
+def _own_running(proc: Path) -> int:
+    """This process's threads running or runnable now (the one reading, and any still busy from its last run)."""
+    running = 0
+    for task in (proc / "self" / "task").iterdir():
+        try:
+            state = (task / "stat").read_text().rpartition(")")[2].split()[0]
+        except (OSError, IndexError):  # a thread that ended while we looked
+            continue
+        running += state == "R"
+    return max(1, running)
+
+
+def _sampled_load(proc: Path) -> tuple[float, float]:
+    """(runnable threads, of which this process's), each the mean of a few readings a few ms apart."""
+    total = own = 0
+    for i in range(SAMPLES):
+        if i:
+            time.sleep(SAMPLE_S)
+        total, own = total + _running_tasks(proc), own + _own_running(proc)
+    return total / SAMPLES, own / SAMPLES
 
 
 _STARTED = (time.monotonic(), time.process_time())
 """When this module was imported (as the process started), in wall and CPU time."""
 
 
-def _own_load() -> float:
-    """This process's share of the 1-minute load: its mean CPU use so far, weighted as the average weighs it."""
-    wall, cpu = time.monotonic() - _STARTED[0], time.process_time() - _STARTED[1]
-    return cpu / wall * (1 - math.exp(-wall / 60)) if wall > 0 else 0.0
-
-
-def load_now() -> MachineLoad:
-    """The machine's load now (no load average where the system has none: an idle machine)."""
+def _averaged_load() -> tuple[float, float]:
+    """Where the kernel gives no runnable count (not Linux): the 1-minute load average and this process's share."""
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):
-        load = 0.0
+        return 0.0, 0.0
+    wall, cpu = time.monotonic() - _STARTED[0], time.process_time() - _STARTED[1]
+    return load, cpu / wall * (1 - math.exp(-wall / 60)) if wall > 0 else 0.0
+
+
+def load_now() -> MachineLoad:
+    """The machine's load now: the runnable threads counted, as the 1-minute average lags a killed run by minutes."""
+    try:
+        load, own = _sampled_load(PROC)
+    except (OSError, ValueError):
+        load, own = _averaged_load()
     cores = available_cores()
-    return MachineLoad(cores, max(cores, os.cpu_count() or 1), load, _own_load())
+    return MachineLoad(cores, max(cores, os.cpu_count() or 1), load, own)
 
 
 def default_threads(machine: MachineLoad, parallel_runs: int = 1) -> int:
@@ -96,7 +138,7 @@ def cpu_threads(requested: int | None, parallel_runs: int = 1, machine: MachineL
     machine = machine or load_now()
     threads = default_threads(machine, parallel_runs)
     log.info(
-        "speed.threads=null: %d PyTorch thread%s (%d cores, 1-minute load %.1f of which %.1f this process's, "
+        "speed.threads=null: %d PyTorch thread%s (%d cores, %.1f threads runnable of which %.1f this process's, "
         "%d run(s) at a time); speed.threads=N sets it",
         threads, "" if threads == 1 else "s", machine.cores, machine.load, machine.own, parallel_runs,
     )  # fmt: skip

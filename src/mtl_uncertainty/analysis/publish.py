@@ -110,8 +110,9 @@ def verdict_matrix(report: Report) -> pd.DataFrame:
     rows = []
     bases = list(dict.fromkeys(paired["baseline"]))
     head = f"row, against {bases[0]}" if len(bases) == 1 else "row − baseline"
-    for (row, base), group in paired.groupby(["row", "baseline"], sort=False):
+    for (row, where, base), group in paired.groupby(["row", "group", "baseline"], sort=False):
         cells = {r.metric: _short_verdict(r) for r in group.itertuples()}
+        row = f"{row} ({where})" if where else row  # the row in its group (e.g. recon=false)
         out = {head: row if len(bases) == 1 else f"{row} − {base}"}
         out.update({f"{METRICS[m][0]}": cells.get(m, "—") for m in METRICS if m in set(paired["metric"])})
         rows.append(out)
@@ -163,7 +164,8 @@ def claims(report: Report) -> str:
     by_row: dict[str, dict[str, list[str]]] = {}
     for r in primary.itertuples():
         also = f"; also equivalent within ±{r.margin:g}" if r.also_equivalent else ""
-        by_row.setdefault(r.kind, {}).setdefault(r.row, []).append(
+        label = f"{r.row} ({r.group})" if r.group else r.row  # the row in its group (e.g. recon=false)
+        by_row.setdefault(r.kind, {}).setdefault(label, []).append(
             f"{METRICS[r.metric][0]} ({_diff(r.diff, r.metric)}{also})"
         )
     family = f"Holm p < 0.05 over the {2 * len(primary)} tests of the {len(primary)} declared comparisons"

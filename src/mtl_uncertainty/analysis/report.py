@@ -10,6 +10,8 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import pandas as pd
+
 from ..storage.atomic import write_atomic
 from . import figures, metric_figures
 from .cells import find_axes, label_runs, per_seed, split_axes
@@ -19,7 +21,7 @@ from .copies import drop_copies
 from .delta import add_single_task_rows
 from .displays import latex, summary_display
 from .equilibrium import DEFAULT_DELTA, DEFAULT_WINDOW, Rule, equilibrium_table
-from .errors import NoRunsError
+from .errors import BaselineError, NoRunsError
 from .floors import group_floors, load_floors
 from .markdown import render
 from .replication import replication_table
@@ -43,8 +45,32 @@ def declared(runs: Sequence[Run]) -> tuple[str | None, list[str] | None]:
     if len(found) != 1:
         return None, None
     baseline, primary = json.loads(found.pop())
-    ok = isinstance(primary, list) and all(isinstance(p, str) for p in primary)
-    return (baseline if isinstance(baseline, str) else None), (primary if ok else None)
+    ok = isinstance(primary, list) and all(isinstance(p, str) and _selects(p) for p in primary)
+    return (baseline if isinstance(baseline, str) and _selects(baseline) else None), (primary if ok else None)
+
+
+def _cells(table: pd.DataFrame, primary: Sequence[str] | None, strict: bool) -> set[str] | None:
+    """The cells the primary selectors name; a declared selector that names no key of these runs is dropped
+    (a damaged or foreign result.json), one asked for is an error."""
+    if primary is None:
+        return None
+    cells: set[str] = set()
+    for text in primary:
+        try:
+            cells |= matching_cells(table, parse_selector(text))
+        except BaselineError:
+            if strict:
+                raise
+    return cells
+
+
+def _selects(text: str) -> bool:
+    """Whether a declared selector is one (a damaged result.json's is ignored, never a reason to fail)."""
+    try:
+        parse_selector(text)
+    except BaselineError:
+        return False
+    return True
 
 
 def _load(sweeps: Sequence[Path]) -> tuple[list[Run], list[Excluded]]:
@@ -116,8 +142,10 @@ def build_report(
     margins, rule = margins_for(margins), Rule(eq_delta, eq_window)
     runs, excluded = _load(sweeps)
     declared_baseline, declared_primary = declared(runs)
+    required = baseline is not None  # a baseline asked for must match; a declared or default one may not
     baseline = baseline or declared_baseline or DEFAULT_BASELINE
-    primary = declared_primary if primary == DECLARED else primary
+    from_runs = primary == DECLARED
+    primary = declared_primary if from_runs else primary
     selector = parse_selector(baseline)
     table = runs_table(runs)
     axes = find_axes(table)
@@ -127,10 +155,7 @@ def build_report(
     floors = group_floors(table, load_floors(sweeps))
     summary, how = summary_table(every_seed, others, floors)
     seeds = every_seed[~every_seed["baseline_only"]].drop(columns="baseline_only")
-    required = baseline != DEFAULT_BASELINE  # the default may simply not be among the runs
-    primary_cells = (
-        None if primary is None else set().union(*(matching_cells(table, parse_selector(p)) for p in primary))
-    )
+    primary_cells = _cells(table, primary, strict=not from_runs)
     paired = paired_table(seeds, baseline_cells(summary, table, selector, required), margins, primary_cells)
     replication = replication_table(table)
     selected = select_on_validation(summary)

@@ -43,6 +43,7 @@ CONFIG = obj(
         "model": obj({"init": STR}, rest=SCALAR),
         "data": obj({"root": STR, "download": BOOL, "verify": BOOL, "val_size": INT}, rest=SCALAR),
         "record": obj({"trajectory_every": INT}, rest=SCALAR),
+        "report": obj({"baseline": optional(STR), "primary": optional(list_of(STR))}),
     },
     rest=_CONFIG_SECTION,
     required=("dataset", "weighting", "recon", "seed", "train"),

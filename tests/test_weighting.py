@@ -33,12 +33,12 @@ def recorded(method, losses: torch.Tensor, step: torch.Tensor = STEP0) -> dict[s
 
 def test_every_yaml_option_builds_and_every_method_has_a_yaml() -> None:
     options = sorted(p.stem for p in (CONF / "weighting").glob("*.yaml"))
-    extra = {"single": "weighting.task=cls3"}
+    extra = {"single": "weighting.task=cls3", "fixed_end": "+weighting.weights_by_seed={0: {cls3: 1, cls10: 2}}"}
     names = {compose_cfg(f"weighting={o}", extra.get(o, "seed=0")).weighting.name for o in options}
     assert names == set(WEIGHTINGS)
     for option in options:
         if option != "single":
-            method = make(option)
+            method = make(option, *([extra[option]] if option in extra else []))
             for name, value in method.epoch_buffers(1, []).items():
                 getattr(method, name).copy_(value)
             assert "weight" in method.recorded

@@ -31,10 +31,12 @@ NOT_AXES = (
     "config.speed.",
     "config.logger.",
     "config.report.",
+    "config.weighting.weights_by_seed.",
 )
 """Config keys (or prefixes, ending in '.') that never define a cell: the seed is what cells are
 averaged over; the coarse classes follow from dataset.name; the rest do not change what is computed (the
-report's declared question, `report.`, is the study's, not a run's)."""
+report's declared question, `report.`, is the study's, not a run's); `fixed_end`'s weights differ per seed by
+design, and its `source` tells its cells apart."""
 
 METHOD = "config.weighting.name"
 DATASET = "config.dataset.name"

@@ -42,22 +42,27 @@ class FixedWeighting(Weighting):
 
     @classmethod
     def problems(cls, w: DictConfig, cfg: DictConfig) -> list[str]:
-        out = [
-            f"weighting.weights.{task}={v} is a negative or non-finite task weight (or one beyond the run's 32-bit "
-            "tensors, ±3.4e38); use 0 or more"
-            for task, v in w.weights.items()
-            if not (v >= 0 and float32_holds(v))
-        ]
-        active = [t for t, on in zip(TASKS, active_tasks(cfg.recon)) if on]
-        if not out and all(w.weights[t] == 0 for t in active):
-            out.append(
-                f"every active task's weight is 0 ({', '.join(f'weighting.weights.{t}=0' for t in active)}): "
-                "nothing would be trained; give at least one task a positive weight"
-            )
-        return out
+        return weight_problems(w.weights, cfg, key="weighting.weights")
 
     def forward(self, losses: Tensor, step: Tensor) -> Tensor:
         return self.masked(self.lambdas * losses).sum()
 
     def record(self, losses: Tensor, step: Tensor) -> Tensor:
         return self.per_task(self.masked(self.lambdas))
+
+
+def weight_problems(weights: DictConfig, cfg: DictConfig, key: str) -> list[str]:
+    """Each impossible value of the task weights `weights` (set as `key`) in the run's config `cfg`."""
+    out = [
+        f"{key}.{task}={v} is a negative or non-finite task weight (or one beyond the run's 32-bit "
+        "tensors, ±3.4e38); use 0 or more"
+        for task, v in weights.items()
+        if not (v >= 0 and float32_holds(v))
+    ]
+    active = [t for t, on in zip(TASKS, active_tasks(cfg.recon)) if on]
+    if not out and all(weights[t] == 0 for t in active):
+        out.append(
+            f"every active task's weight is 0 ({', '.join(f'{key}.{t}=0' for t in active)}): "
+            "nothing would be trained; give at least one task a positive weight"
+        )
+    return out

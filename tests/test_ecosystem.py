@@ -223,3 +223,16 @@ def test_help_shows_the_suites_groups_presets_and_commands() -> None:
         "dataset: fashion_mnist",
     ):
         assert text in proc.stdout, text
+
+
+def test_hydras_own_compose_api_works_in_a_fresh_interpreter_with_no_suite_import() -> None:
+    code = (
+        "import sys\n"
+        "from hydra import compose, initialize_config_dir\n"
+        f"with initialize_config_dir(config_dir={str(CONF)!r}, version_base='1.3'):\n"
+        "    cfg = compose('config', ['weighting=fixed', 'weighting.weights.cls10=2', 'sigma_init=constant'])\n"
+        "print(cfg.weighting.name, cfg.weighting.weights.cls10, cfg.sigma_init.name, cfg.train.lr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO.parent, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["fixed", "2.0", "constant", "0.0001"]

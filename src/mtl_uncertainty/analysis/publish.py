@@ -79,6 +79,9 @@ STUDIES = {
         primary=(),
     ),
     "replication": Study("results/replication", "python src/train.py -m +experiment=replication", preset="replication"),
+    "regime-search": Study(
+        "results/regime_search", "the three commands of conf/experiment/regime_search.yaml", preset="regime_search"
+    ),
 }
 
 

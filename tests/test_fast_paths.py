@@ -74,6 +74,8 @@ def test_every_stackable_method_stacked_equals_alone_with_non_default_settings(
 ) -> None:
     """Each run of a stack follows its own seed, random draws, epoch hooks and the method's lr and weight decay."""
     base = [*tiny_overrides(synthetic_root), "train.epochs=3", "speed.channels_last=false", f"weighting={option}"]
+    if option == "fixed_end":  # its weights are data, one set per seed: none in conf/weighting/fixed_end.yaml
+        base.append("+weighting.weights_by_seed={0: {cls3: 0.5, cls10: 2.0, recon: 0.25}, 1: {cls3: 1.5}}")
     if "lr" in compose_cfg(*base).weighting:
         base += ["weighting.lr=0.01", "weighting.weight_decay=0.05"]
     cfgs = [compose_cfg(*base, f"seed={seed}") for seed in (0, 1)]

@@ -77,3 +77,12 @@ def test_a_selector_that_picks_two_cells_or_none_is_refused(tmp_path: Path, synt
     with pytest.raises(EndpointError, match="picks no run"):
         end_weights(tmp_path, "weighting=liebel")
     assert end_weights(tmp_path, "weighting=learnable,weighting.lr=0.1").keys() == {0}
+
+
+def test_a_finished_fixed_end_run_is_whole_and_read_back(tmp_path: Path, synthetic_root: Path) -> None:
+    """Its config holds a value per task per seed; result.json's typed check refused that shape (before: every
+    fixed_end result was set aside as not whole and trained again, and the report left it out)."""
+    cfg = compose_cfg(*tiny_overrides(synthetic_root), "weighting=fixed_end", MAP, "seed=3")
+    first = run(cfg, tmp_path / "job")
+    assert run(cfg, tmp_path / "job")["finished_at"] == first["finished_at"]
+    assert not list((tmp_path / "job").glob("result.*.json"))

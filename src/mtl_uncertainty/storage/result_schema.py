@@ -32,7 +32,9 @@ _CONFIG_SECTION = map_of(one_of(SCALAR, map_of(SCALAR)))
 CONFIG = obj(
     {
         "dataset": obj({"name": STR, "coarse_labels": list_of(INT), "coarse_names": list_of(STR)}, rest=SCALAR),
-        "weighting": obj({"name": STR}, rest=one_of(SCALAR, map_of(SCALAR)), required=("name",)),
+        "weighting": obj(  # a setting: a value, a value per task, or a value per task per seed (fixed_end)
+            {"name": STR}, rest=one_of(SCALAR, map_of(SCALAR), map_of(map_of(SCALAR))), required=("name",)
+        ),
         "sigma_init": obj({"name": STR}, rest=one_of(SCALAR, map_of(SCALAR)), required=("name",)),
         "recon": BOOL,
         "seed": INT,

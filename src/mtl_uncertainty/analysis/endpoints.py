@@ -11,25 +11,18 @@ those constant weights, which tells learning the weights apart from where they e
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from .cells import find_axes, label_runs
 from .compare import BaselineError, matching_cells, parse_selector
 from .runs import Run, load_runs, runs_table
 
 
 class EndpointError(ValueError):
     """The selector does not pick exactly one cell of finished runs with recorded weights."""
-
-
-def _cell_config(result: dict[str, Any]) -> str:
-    config = dict(result["config"])
-    config.pop("seed", None)
-    return json.dumps(config, sort_keys=True)
 
 
 def _end_weights(run: Run) -> dict[str, float]:
@@ -42,20 +35,20 @@ def _end_weights(run: Run) -> dict[str, float]:
 
 
 def end_weights(study: Path, selector: str) -> dict[int, dict[str, float]]:
-    """Seed → each trained task's effective weight on the last step, for the runs of the cell `selector` picks."""
+    """Seed → each active task's effective weight on the last step, for the runs of the cell `selector` picks."""
     runs, _ = load_runs([study])
     runs = [r for r in runs if r.result.get("status") == "completed"]
     if not runs:
         raise EndpointError(f"{study}: no completed run with a result.json")
     table = runs_table(runs)
-    table["cell"] = range(len(table))  # each run its own cell: the selector's matches are runs
-    picked = [runs[i] for i in sorted(matching_cells(table, parse_selector(selector)))]
-    configs = {_cell_config(r.result) for r in picked}
-    if len(configs) != 1:
+    table = label_runs(table, find_axes(table))  # the report's cells
+    cells = sorted(matching_cells(table, parse_selector(selector)))
+    if len(cells) != 1:
         raise EndpointError(
-            f"{selector!r} picks {'no run' if not configs else f'runs of {len(configs)} different configs'} in "
+            f"{selector!r} picks {'no run' if not cells else f'runs of {len(cells)} different configs'} in "
             f"{study}; name one cell of completed runs (add key=value pairs, e.g. weighting.lr=0.01)"
         )
+    picked = [runs[i] for i in table.index[table["cell"] == cells[0]]]
     seeds = [int(r.result["seed"]) for r in picked]
     if len(set(seeds)) != len(seeds):
         raise EndpointError(f"{selector!r} picks two runs of one seed in {study}; report each study on its own")

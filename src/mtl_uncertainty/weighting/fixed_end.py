@@ -32,7 +32,6 @@ class FixedEndWeighting(FixedWeighting):
     name = "fixed_end"
     config_class = FixedEndConfig
     per_run = ("weights_by_seed",)
-    stackable = False  # trains alone until its per-seed weights are checked inside a stack
 
     def __init__(self, cfg: DictConfig, ctx: RunContext) -> None:
         super().__init__(DictConfig({"weights": cfg.weights_by_seed[ctx.seed]}), ctx)

@@ -21,6 +21,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from .errors import InputError
 from .objective import DEFAULT as DEFAULT_OBJECTIVE
 from .objective import SIGN
+from .storage.result_schema import ADDED_CONFIG_KEYS
 from .weighting import SIGMA_INITS, WEIGHTINGS
 from .weighting.base import float32_holds
 from .weighting.initial import sigma_init_problems
@@ -42,9 +43,15 @@ class ModelInit(str, Enum):
     torch = "torch"  # PyTorch's default initialisation
 
 
+class OutputBias(str, Enum):
+    zero = "zero"  # as the init leaves it (Keras: zero), the source's
+    mean = "mean"  # atanh(mean training pixel): the decoder predicts the mean pixel before its first step
+
+
 @dataclass
 class ModelConfig:
     init: ModelInit = ModelInit.keras
+    output_bias: OutputBias = OutputBias.zero  # the decoder's last bias (see model.build_model)
 
 
 @dataclass
@@ -270,6 +277,10 @@ def config_hash(cfg: DictConfig) -> str:
     for key in _NOT_HASHED:
         head, _, tail = key.partition(".")
         (plain[head] if tail else plain).pop(tail or head, None)
+    for key, before in ADDED_CONFIG_KEYS.items():
+        head, _, tail = key.partition(".")
+        if plain.get(head, {}).get(tail) == before:
+            del plain[head][tail]
     text = json.dumps(plain, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -124,12 +124,18 @@ def init_torch_(model: nn.Module, generator: torch.Generator) -> None:
 INITS = {"keras": init_keras_, "torch": init_torch_}
 
 
-def build_model(init: str, seed: int) -> MultiTaskNet:
+def build_model(init: str, seed: int, output_mean: float | None = None) -> MultiTaskNet:
     """The network on the CPU, initialised from `seed` alone ('keras' or 'torch' style).
 
     Built without values (on the meta device), then every weight is drawn from the run's own
     generator: PyTorch's global generator is never drawn from or seeded, so runs in several
     threads of one process do not share it.
+
+    `output_mean` (a pixel value in (−1, 1)), where given, sets the decoder's last bias to
+    atanh(output_mean): with the rest of the decoder's output near 0 at initialisation, the network
+    first predicts that pixel everywhere instead of 0. Given the mean training pixel, the decoder no
+    longer has to reach the mostly dark background by growing its activations, the fast route that
+    saturates the tanh (no gradient left) and ends on the all-background plateau in some seeds.
     """
     if init not in INITS:
         raise ValueError(f"unknown model.init {init!r}: use 'keras' or 'torch'")
@@ -137,4 +143,8 @@ def build_model(init: str, seed: int) -> MultiTaskNet:
         model = MultiTaskNet()
     model = model.to_empty(device="cpu")
     INITS[init](model, torch.Generator().manual_seed(seed))
+    if output_mean is not None:
+        if not -1 < output_mean < 1:
+            raise ValueError(f"output_mean={output_mean} is no pixel value a tanh output reaches: use one in (-1, 1)")
+        nn.init.constant_(model.decoder[-2].bias, math.atanh(output_mean))
     return model

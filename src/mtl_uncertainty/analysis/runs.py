@@ -142,6 +142,8 @@ def _row(run: Run) -> dict[str, Any]:
     active = _task_list(r, "active")
     row: dict[str, Any] = {"path": str(run.path), "seed": r.get("seed"), "status": r.get("status")}
     row.update({f"config.{k}": v for k, v in _flatten(r["config"]).items()})
+    for key, before in result_schema.ADDED_CONFIG_KEYS.items():  # runs made before the key existed
+        row.setdefault(f"config.{key}", before)
     data = r.get("data") if isinstance(r.get("data"), dict) else {}
     row[DATA_AXIS] = data_label(data)
     row["data.verified"] = data.get("verified") is True

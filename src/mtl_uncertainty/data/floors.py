@@ -34,6 +34,11 @@ def _mean_image(images: Tensor) -> Tensor:
     return total / images.shape[0]
 
 
+def mean_pixel(split: Split) -> float:
+    """The mean pixel of `split`'s images: of all constants, the prediction with the least squared error."""
+    return float(_mean_image(split.images).mean())
+
+
 def _majority(labels: Tensor) -> int:
     """The most frequent class (the lowest such class on a tie)."""
     return int(torch.bincount(labels.cpu()).argmax())

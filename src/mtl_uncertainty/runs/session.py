@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from .. import faults
 from ..config import to_plain
+from ..data.floors import mean_pixel
 from ..data.splits import Data, steps_per_epoch
 from ..model import build_model
 from ..seeding import generator, stream_seed
@@ -277,7 +278,8 @@ def _open(
 ) -> Session:
     active = active_tasks(cfg.recon)
     layout = memory_format(cfg, device)
-    model = build_model(cfg.model.init, stream_seed(cfg.seed, "model")).to(device, memory_format=layout)
+    output_mean = mean_pixel(data.train) if cfg.model.output_bias == "mean" else None
+    model = build_model(cfg.model.init, stream_seed(cfg.seed, "model"), output_mean).to(device, memory_format=layout)
     train = data.train
     steps = steps_per_epoch(len(train), cfg.train.batch_size)
     s0 = initial_log_vars(cfg.sigma_init, generator(cfg.seed, "sigma"))

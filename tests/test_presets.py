@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import CONF, compose_cfg, run_cli, tiny_overrides
 
@@ -18,7 +19,16 @@ def results(sweep: Path) -> list[dict]:
 
 
 def test_every_preset_says_what_it_answers_and_how_to_run_it() -> None:
-    assert PRESETS == ["core", "lr_s", "methods", "regime_search", "replication", "tune_fixed"]
+    assert PRESETS == [
+        "core",
+        "learning",
+        "learning_tune",
+        "lr_s",
+        "methods",
+        "regime_search",
+        "replication",
+        "tune_fixed",
+    ]
     for name in PRESETS:
         text = (CONF / "experiment" / f"{name}.yaml").read_text()
         assert text.startswith("# @package _global_\n#"), name
@@ -61,6 +71,15 @@ def test_the_core_preset_writes_what_results_commits(tmp_path: Path, synthetic_r
     assert not list(sweep.rglob("events.out.tfevents.*"))
     assert compose_cfg("+experiment=core").data.val_size == 10_000
     assert "dir: results/core/${dataset.name}" in (CONF / "experiment" / "core.yaml").read_text()
+
+
+def test_the_learning_search_trains_as_the_learning_study_does_on_a_seed_it_never_uses() -> None:
+    study, search = compose_cfg("+experiment=learning", "weighting=fixed"), compose_cfg("+experiment=learning_tune")
+    for key in ("dataset", "data", "recon", "model", "train", "record", "weighting"):
+        assert study[key] == search[key], key
+    assert (study.model.output_bias, study.train.lr) == ("mean", 1e-3)
+    sweep = yaml.safe_load((CONF / "experiment" / "learning.yaml").read_text())["hydra"]["sweeper"]["params"]
+    assert sweep == {"seed": "range(10)"} and search.seed not in range(10)
 
 
 @pytest.mark.slow

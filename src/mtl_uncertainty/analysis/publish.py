@@ -80,7 +80,7 @@ STUDIES = {
     ),
     "replication": Study("results/replication", "python src/train.py -m +experiment=replication", preset="replication"),
     "regime-search": Study(
-        "results/regime_search", "the three commands of conf/experiment/regime_search.yaml", preset="regime_search"
+        "results/regime_search", "the four commands of conf/experiment/regime_search.yaml", preset="regime_search"
     ),
 }
 

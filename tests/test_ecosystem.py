@@ -221,8 +221,12 @@ def test_help_shows_the_suites_groups_presets_and_commands() -> None:
         "+experiment=methods",
         "weighting: dwa, fixed",
         "dataset: fashion_mnist",
+        "+experiment=learning ",
     ):
         assert text in proc.stdout, text
+    groups = proc.stdout.split("== Configuration groups (group=option) ==")[1].split("== Config")[0].split()
+    assert "schema/weighting:" not in groups and not any(g.startswith("schema") for g in groups)  # the typed schemas
+    assert [g for g in groups if g.endswith(":")] == ["dataset:", "experiment:", "sigma_init:", "weighting:"]
 
 
 def test_hydras_own_compose_api_works_in_a_fresh_interpreter_with_no_suite_import() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from .. import CONF_DIR  # the conf/ beside src/, which src/train.py composes
 from ..storage.labels import MAX_DIGITS, SHORT_DIGITS, short_number
 
 _DIR_ORDER = ("dataset", "weighting", "recon", "sigma_init")
@@ -63,8 +64,23 @@ def job_dirname(overrides: list[str], exclude: list[str], sweep_dir: str | None 
     return _name(items, MAX_DIGITS)
 
 
+def config_groups(conf: Path) -> str:
+    """The user's config groups under `conf` and their options, one `group: a, b` line each, as Hydra lists them.
+
+    `--help` shows these instead of Hydra's `$APP_CONFIG_GROUPS`, which also lists the typed schemas
+    the suite registers (`schema/weighting`, ...): those are not options a user picks.
+    """
+    lines = []
+    for group in sorted(p for p in conf.iterdir() if p.is_dir() and p.name != "hydra"):
+        options = sorted(f.stem for f in group.glob("*.yaml"))
+        lines.append(f"{group.name}: {', '.join(options)}")
+    return "\n".join(lines)
+
+
 def register_resolvers() -> None:
-    """Make `${job_dirname:...}` available to Hydra's output-folder settings."""
+    """Make `${job_dirname:...}` (output-folder settings) and `${config_groups:}` (--help) available."""
+    if not OmegaConf.has_resolver("config_groups"):
+        OmegaConf.register_new_resolver("config_groups", lambda: config_groups(CONF_DIR))
     if not OmegaConf.has_resolver("job_dirname"):
         OmegaConf.register_new_resolver(
             "job_dirname",

@@ -23,7 +23,15 @@ from ..runs.folder import writable_target
 from .interrupt import note_output
 from .jobs import FAILURES, LAUNCHER_PID, tunes
 from .library_logs import quiet_libraries
-from .preflight import check_jobs, compose_jobs, empty_sweep, shared_folders, sweep_job_overrides, task_config
+from .preflight import (
+    check_jobs,
+    check_resumable,
+    compose_jobs,
+    empty_sweep,
+    shared_folders,
+    sweep_job_overrides,
+    task_config,
+)
 from .sweep import DIVERGED_EXIT_CODE, summarize
 from .unfinished import mark_finished, mark_unfinished
 
@@ -68,12 +76,18 @@ class Preflight(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         note_output("hydra.run.dir", config.hydra.run.dir)
-        _or_exit(lambda: check_jobs([task_config(config)], [""], Path(config.hydra.run.dir)))
+        _or_exit(lambda: self._check_run(config))
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         note_output("hydra.sweep.dir", config.hydra.sweep.dir)
         _or_exit(lambda: self._check_sweep(config))
         os.environ[LAUNCHER_PID] = str(os.getpid())  # worker processes of this sweep end with this process
+
+    @staticmethod
+    def _check_run(config: DictConfig) -> None:
+        task, folder = task_config(config), Path(config.hydra.run.dir)
+        check_jobs([task], [""], folder)
+        check_resumable([task], [folder])
 
     @staticmethod
     def _check_sweep(config: DictConfig) -> None:
@@ -90,7 +104,9 @@ class Preflight(Callback):
         composed = compose_jobs(config, jobs)
         folders = [Path(str(c.hydra.sweep.dir)) / str(c.hydra.sweep.subdir) for c in composed]
         shared_folders(jobs, folders)
-        check_jobs([task_config(c) for c in composed], _job_labels(jobs), sweep_dir)
+        tasks = [task_config(c) for c in composed]
+        check_jobs(tasks, _job_labels(jobs), sweep_dir)
+        check_resumable(tasks, folders)
         writable_target(sweep_dir)
         EXPECTED_JOBS[str(sweep_dir)] = folders
 

@@ -12,15 +12,25 @@ from pathlib import Path
 import pytest
 import torch
 
-from mtl_uncertainty.runs.checkpoint import MAGIC, CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
+from mtl_uncertainty.runs.checkpoint import (
+    MAGIC,
+    CheckpointError,
+    OtherSource,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
 from mtl_uncertainty.storage.atomic import write_atomic
 
-IDENTITY = {"config_hash": "c" * 16, "data_hash": "d" * 16}
+PARTS = {"model": "m" * 16, "training": "t" * 16}
+CODE = {"numbers_version": 1, "source": "s" * 16, "source_by_part": PARTS}
+IDENTITY = {"config_hash": "c" * 16, "data_hash": "d" * 16, "code": CODE}
 
 
 def state(**extra: object) -> dict:
     return {
         **IDENTITY,
+        "code": {**CODE, "source_by_segment": [CODE["source"]]},
         "epoch": 3,
         "model": {"w": torch.arange(6.0).reshape(2, 3)},
         "weighting": {"s": torch.tensor([0.5, 0.25])},
@@ -89,8 +99,9 @@ def test_a_checkpoint_that_is_not_a_state_or_not_weights_only_is_refused(tmp_pat
 @pytest.mark.parametrize(
     ("identity", "aside", "words"),
     [
-        ({"config_hash": "x" * 16, "data_hash": "d" * 16}, "checkpoint.stale-" + "c" * 16 + ".pt", "another config"),
-        ({"config_hash": "c" * 16, "data_hash": "y" * 16}, "checkpoint.otherdata-" + "d" * 16 + ".pt", "other data"),
+        ({**IDENTITY, "config_hash": "x" * 16}, "checkpoint.stale-" + "c" * 16 + ".pt", "another config"),
+        ({**IDENTITY, "data_hash": "y" * 16}, "checkpoint.otherdata-" + "d" * 16 + ".pt", "other data"),
+        ({**IDENTITY, "code": {**CODE, "numbers_version": 2}}, "checkpoint.numbers-1.pt", "numbers version 1"),
     ],
 )
 def test_a_checkpoint_of_another_run_is_set_aside_not_used(
@@ -101,6 +112,46 @@ def test_a_checkpoint_of_another_run_is_set_aside_not_used(
     with caplog.at_level(logging.WARNING):
         assert load_checkpoint(path, identity, 3) is None
     assert (tmp_path / aside).exists() and not path.exists() and words in caplog.text
+
+
+OTHER = {**IDENTITY, "code": {**CODE, "source": "o" * 16, "source_by_part": {**PARTS, "model": "n" * 16}}}
+"""This run's identity in code whose model.py differs from the code that wrote `state()`, at the same version."""
+
+
+def test_a_checkpoint_of_other_source_is_refused_by_default_naming_what_changed_and_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, state())
+    with pytest.raises(OtherSource) as refused:
+        load_checkpoint(path, OTHER, 3)
+    text = str(refused.value)
+    assert "parts changed: model)" in text and "s" * 16 in text and "nothing was trained" in text
+    for fix in ("bump NUMBERS_VERSION", "resume.other_source=restart", "resume.other_source=continue"):
+        assert fix in text
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # refused: nothing set aside or removed
+
+
+def test_a_checkpoint_of_other_source_restarts_or_continues_as_resume_other_source_says(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, state())
+    with caplog.at_level(logging.WARNING):
+        assert load_checkpoint(path, OTHER, 3, "continue")["code"]["source"] == "s" * 16
+        assert path.exists() and "continuing it" in caplog.text
+        assert load_checkpoint(path, OTHER, 3, "restart") is None
+    assert not path.exists() and (tmp_path / f"checkpoint.source-{'s' * 16}.pt").exists()
+
+
+def test_a_checkpoint_that_records_no_code_is_version_1_of_unrecorded_source(tmp_path: Path) -> None:
+    """A checkpoint written before checkpoints recorded their code: resumable only at version 1, never silently."""
+    path = tmp_path / "checkpoint.pt"
+    old = {k: v for k, v in state().items() if k != "code"}
+    save_checkpoint(path, old)
+    with pytest.raises(OtherSource, match="its source is not recorded"):
+        load_checkpoint(path, IDENTITY, 3)
+    assert load_checkpoint(path, IDENTITY, 3, "continue")["epoch"] == 3
+    assert load_checkpoint(path, {**IDENTITY, "code": {**CODE, "numbers_version": 2}}, 3) is None
+    assert (tmp_path / "checkpoint.numbers-1.pt").exists()
 
 
 def test_an_unusable_checkpoint_is_set_aside_and_a_missing_one_is_none(tmp_path: Path) -> None:

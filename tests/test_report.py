@@ -24,6 +24,8 @@ from scipy import stats
 
 from mtl_uncertainty.analysis import BaselineError, NoRunsError, make_report, newest_sweep
 from mtl_uncertainty.analysis.cells import find_axes
+from mtl_uncertainty.analysis.markdown import render
+from mtl_uncertainty.analysis.report import build_report
 from mtl_uncertainty.analysis.stats import holm, paired
 from mtl_uncertainty.analysis.tables import csv_precision
 from mtl_uncertainty.run import run
@@ -813,6 +815,38 @@ def test_schema_1_results_still_report(tmp_path: Path, templates: dict) -> None:
     assert len(report.runs) == 12 and not report.excluded
     assert report.summary.set_index("cell").loc["learnable, recon=true", "test.acc_cls3.mean"] == pytest.approx(0.92)
     assert {"weights", "sigma_trajectories"} <= set(report.figures)
+
+
+def test_runs_of_another_numbers_version_are_rows_of_their_own_and_the_code_section_names_them(
+    tmp_path: Path, templates: dict
+) -> None:
+    """Runs of other code (numbers version 2, another commit) are never averaged with version 1's: a group of their
+    own, labelled, and the Code section lists each cell's versions and commits."""
+    sweep = write_sweep(tmp_path / "sweep", templates)
+    for seed, acc in enumerate([0.50, 0.60, 0.70]):
+        r = result(templates, "learnable", True, seed, acc)
+        r["code"] = {**r["code"], "numbers_version": 2}
+        r["git"] = {"commit": "b" * 40, "dirty": False}
+        write(sweep, f"version-2/seed={seed}", r)
+    report = make_report([sweep], tmp_path / "out")
+    assert "code.numbers_version" in report.others
+    cells = report.summary.set_index("cell")
+    assert cells.loc["learnable, recon=true, code.numbers_version=1", "test.acc_cls3.mean"] == pytest.approx(0.92)
+    assert cells.loc["learnable, recon=true, code.numbers_version=2", "test.acc_cls3.mean"] == pytest.approx(0.60)
+    assert cells.loc["learnable, recon=true, code.numbers_version=2", "seeds"] == 3
+    text = (tmp_path / "out" / "report.md").read_text()
+    code = text[text.index("## Code") : text.index("## Runs left out")]
+    assert "| learnable | recon=true, code.numbers_version=2 | 2 | bbbbbbb (3 runs) |" in code
+    assert "| learnable | recon=true, code.numbers_version=1 | 1 |" in code
+
+
+def test_the_committed_runs_report_as_numbers_version_1_with_their_commit(tmp_path: Path) -> None:
+    """Every committed result predates the record of its code: read as version 1, one cell each as before."""
+    sweeps = [REPO / "results" / "replication"]
+    report = build_report(sweeps, tmp_path / "report")
+    assert len(report.runs) == 40 and set(report.table["code.numbers_version"]) == {1}
+    assert "code.numbers_version" not in report.axes
+    assert "Every cell: numbers version 1; commit fb16112 (40 runs)." in render(report, sweeps)
 
 
 def test_a_folder_without_runs_is_a_clear_error(tmp_path: Path, templates: dict) -> None:

@@ -114,6 +114,17 @@ class ReportConfig:
     # baseline are the study's question: Holm's correction over these alone, the others exploratory; null: all
 
 
+OTHER_SOURCE = ("refuse", "restart", "continue")
+
+
+@dataclass
+class ResumeConfig:
+    """What a run does with a checkpoint that other source code wrote at this numbers version; changes no result."""
+
+    other_source: str = "refuse"  # refuse: train nothing, saying why and how to go on | restart: set the checkpoint
+    # aside and train from scratch | continue: resume it (the change is known to keep the numbers; recorded per segment)
+
+
 @dataclass
 class Config:
     """One run of the experiment."""
@@ -132,6 +143,7 @@ class Config:
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    resume: ResumeConfig = field(default_factory=ResumeConfig)
 
 
 def register_configs() -> None:
@@ -148,10 +160,11 @@ def register_configs() -> None:
 MNIST_TRAIN_SIZE = 60_000
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
-_NOT_HASHED = ("data.root", "data.download", "data.verify", "speed", "logger", "tune", "report")
+_NOT_HASHED = ("data.root", "data.download", "data.verify", "speed", "logger", "tune", "report", "resume")
 """Config entries that say where inputs live, how fast to compute and what to show, not what is
 computed; left out of the hash, so a run can resume with other such settings. Which files the
-data are is part of a run's identity separately (data.data_identity)."""
+data are and which code computes them are parts of a run's identity of their own (data.data_identity,
+code_version.NUMBERS_VERSION)."""
 
 
 class ConfigError(InputError):
@@ -229,6 +242,10 @@ def _problems(cfg: DictConfig) -> list[str]:
         (
             cfg.logger.progress in ("auto", "bar", "log"),
             f"logger.progress={cfg.logger.progress} is not a progress display; use auto, bar or log",
+        ),
+        (
+            cfg.resume.other_source in OTHER_SOURCE,
+            f"resume.other_source={cfg.resume.other_source} is not a choice; use {', '.join(OTHER_SOURCE)}",
         ),
         (
             DEVICE_PATTERN.fullmatch(cfg.device) is not None,

@@ -1,8 +1,9 @@
 """The one door to training: `run(cfg, out_dir)` for one run, `run_many` for the jobs of a sweep.
 
-A run is resumable: a whole result.json of the same run (config and data) means there is
-nothing to do, and an epoch checkpoint of the same run means training continues after that
-epoch, ending with the same numbers (bit for bit on a CPU) as a run that was never interrupted.
+A run is resumable: a whole result.json of the same run (config, data and numbers version of the
+code) means there is nothing to do, and an epoch checkpoint of the same run means training continues
+after that epoch, ending with the same numbers (bit for bit on a CPU) as a run that was never
+interrupted; a checkpoint that other source code wrote is not continued silently (`resume.other_source`).
 `run_many` trains the jobs that can share one stacked network together (see training.stacked).
 """
 

@@ -2,8 +2,8 @@
 
 `make_report(sweeps, out_dir)` reads every result.json under the sweeps (`runs`) and their floors
 (`floors`), groups runs into cells (`cells`), computes the statistics (`stats`, `tables`, `delta`,
-`compare`, `selection`, `replication`) and writes the tables (`displays`, `markdown`) and figures (`figures`,
-`metric_figures`, `plotting`).
+`compare`, `selection`, `replication`), says which code computed each cell (`code_versions`) and writes the
+tables (`displays`, `markdown`) and figures (`figures`, `metric_figures`, `plotting`).
 
 May import: `storage` (result.json's schema), `objective`, `labels` (how numbers are written), pandas,
 scipy, matplotlib. Never torch, `training`, `runs`, `run` or `config`: the report works on a machine

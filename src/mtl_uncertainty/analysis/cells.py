@@ -31,16 +31,18 @@ NOT_AXES = (
     "config.speed.",
     "config.logger.",
     "config.report.",
+    "config.resume.",
     "config.weighting.weights_by_seed.",
 )
 """Config keys (or prefixes, ending in '.') that never define a cell: the seed is what cells are
 averaged over; the coarse classes follow from dataset.name; the rest do not change what is computed (the
-report's declared question, `report.`, is the study's, not a run's); `fixed_end`'s weights differ per seed by
-design, and its `source` tells its cells apart."""
+report's declared question, `report.`, is the study's, not a run's; `resume.` says what a run does with a
+checkpoint); `fixed_end`'s weights differ per seed by design, and its `source` tells its cells apart."""
 
 METHOD = "config.weighting.name"
 DATASET = "config.dataset.name"
 FILES = "config.data.files"  # analysis.runs.DATA_AXIS: which files a run computed from
+CODE = "code.numbers_version"  # analysis.runs.CODE_AXIS: which code computed a run's numbers
 SETTING_PREFIXES = ("config.weighting.", "config.sigma_init.")
 """Axes that are settings of the method (shown in the row label); every other axis forms the group."""
 AXIS_ORDER = (METHOD, "config.recon", "config.sigma_init.name")
@@ -61,9 +63,10 @@ def find_axes(df: pd.DataFrame) -> list[str]:
     """Config columns that take at least two values across the runs, main axes first.
 
     The data's files (`data.files`) are an axis only where they vary within one dataset: runs on
-    other files are then a group of their own, never averaged with the rest.
+    other files are then a group of their own, never averaged with the rest. So is the numbers
+    version of the code that computed the runs (`code.numbers_version`), where it varies.
     """
-    cols = [c for c in df.columns if c.startswith("config.") and not _not_axis(c)]
+    cols = [c for c in df.columns if (c.startswith("config.") or c == CODE) and not _not_axis(c)]
     varying = [c for c in cols if df[c].dropna().astype(str).nunique() >= 2]
     if FILES in varying and DATASET in df and (df.groupby(DATASET)[FILES].nunique() <= 1).all():
         varying.remove(FILES)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .cells import axis_name
+from .code_versions import code_lines
 from .compare import DEFAULT_MARGINS, KINDS_SHOWN
 from .contents import Report
 from .delta import CellBaseline
@@ -331,6 +332,10 @@ def _figures(report: Report) -> list[str]:
     return lines
 
 
+def _code(report: Report) -> list[str]:
+    return code_lines(report.table)
+
+
 def _left_out(report: Report) -> list[str]:
     lines = ["## Runs left out", ""]
     if not report.excluded:
@@ -342,6 +347,6 @@ def _left_out(report: Report) -> list[str]:
 def render(report: Report, sweeps: Sequence[Path]) -> str:
     """The text of report.md."""
     lines = _header(report, sweeps)
-    for part in (_main, _selected, _paired, _equilibrium, _replication, _figures, _left_out):
+    for part in (_main, _selected, _paired, _equilibrium, _replication, _figures, _code, _left_out):
         lines += part(report)
     return "\n".join(lines) + "\n"

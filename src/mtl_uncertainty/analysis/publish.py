@@ -39,6 +39,7 @@ from .displays import (
 )
 from .errors import ReportError
 from .report import DECLARED, build_report
+from .runs import CODE_AXIS
 from .tables import METRICS
 
 BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w-]+/[\w-]+) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
@@ -123,7 +124,8 @@ def verdict_matrix(report: Report) -> pd.DataFrame:
 
 
 def provenance(report: Report, study: Study, root: Path) -> str:
-    """Which runs the tables come from: how many, their seeds, the folder's size, the machine and the code."""
+    """Which runs the tables come from: how many, their seeds, the folder's size, the machine and the code (its
+    commits and numbers versions)."""
     table = report.table
     seeds = sorted(int(s) for s in table["seed"].unique())
     folder = root / study.folder
@@ -131,12 +133,14 @@ def provenance(report: Report, study: Study, root: Path) -> str:
     cpus = sorted({str(c) for c in table["cpu"].dropna()})
     devices = sorted({str(g) for g in table["gpu"].dropna()}) or ["no GPU"]
     commits = sorted({str(r.result.get("git", {}).get("commit", ""))[:7] for r in report.runs} - {""})
+    versions = sorted(set(table[CODE_AXIS]))
+    code = f"numbers version{'s' if len(versions) > 1 else ''} {', '.join(map(str, versions))}"
     per_cell = sorted(set(report.summary["seeds"].astype(int)))
     return (
         f"{len(report.runs)} runs in `{study.folder}/` ({size / 2**20:.1f} MB of result.json files): "
         f"{'/'.join(map(str, per_cell))} seeds per row (seeds {_ranges(seeds)}), "
         f"{len(report.excluded)} left out; trained on {', '.join(cpus)} ({', '.join(devices)}) by commit "
-        f"{', '.join(commits)}; made with {study.command}."
+        f"{', '.join(commits)} ({code}); made with {study.command}."
     )
 
 

@@ -111,6 +111,24 @@ DATA_AXIS = "config.data.files"
 """The files a run computed from, as a report axis: runs on different files are never averaged together."""
 
 
+CODE_AXIS = "code.numbers_version"
+"""The version of the code that computed a run's numbers, as a report axis: runs of different versions are never
+averaged together (a result that records none is version 1, `code_version.UNVERSIONED`)."""
+
+
+def commit_label(git: Any) -> str | None:
+    """The run's commit, short (`3152573`, `3152573+dirty` where its tree had changes), or None outside git."""
+    if not isinstance(git, dict) or not isinstance(git.get("commit"), str):
+        return None
+    return git["commit"][:7] + ("+dirty" if git.get("dirty") else "")
+
+
+def _resumed_across_sources(code: Any) -> bool:
+    """Whether the run's training segments were computed by different source (`resume.other_source=continue`)."""
+    segments = code.get("source_by_segment") if isinstance(code, dict) else None
+    return isinstance(segments, list) and len(set(segments)) > 1
+
+
 def data_label(data: dict[str, Any]) -> str:
     """`verified` (the dataset's known content), `unverified <hash>` (other files), or `unknown` (schema 1)."""
     if data.get("verified") is True:
@@ -148,6 +166,9 @@ def _row(run: Run) -> dict[str, Any]:
     row[DATA_AXIS] = data_label(data)
     row["data.verified"] = data.get("verified") is True
     row["data.hash"] = data.get("hash") if isinstance(data.get("hash"), str) else None
+    row[CODE_AXIS] = result_schema.numbers_version(r)
+    row["code.commit"] = commit_label(r.get("git"))
+    row["code.mixed_source"] = _resumed_across_sources(r.get("code"))
     for split in SPLITS:
         row.update({f"{split}.{m}": _metric((final.get(split) or {}).get(m)) for m in METRICS})
     row["val.objective"] = objective(final["val"], active) if isinstance(final.get("val"), dict) else math.nan

@@ -6,6 +6,7 @@
 - `callbacks`: the preflight, the report and the summary at every sweep's start and end;
 - `library_logs`: the libraries' logging kept to warnings, without colour codes;
 - `unfinished`: the unfinished sweep the same command started again resumes (its `.unfinished` mark);
+- `sweep_record`: each command's multirun.yaml kept when the next command on the same folder overwrites it;
 - `naming`: job folder names from a job's overrides (the `${job_dirname:...}` resolver);
 - `overrides`: a command-line key given without its group (`epochs=1`), named with the keys it may mean.
 

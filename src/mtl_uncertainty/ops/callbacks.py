@@ -2,8 +2,8 @@
 
 Hydra turns an exception raised in a callback into a warning and carries on, so these end the
 process themselves (SystemExit) where they must stop it. Every sweep, whatever launcher runs it,
-starts with the preflight and ends with the report and the summary; a run's failure is recorded
-in its folder and never cuts the sweep short.
+starts with the preflight (and keeps the sweep folder's earlier multirun.yaml) and ends with the
+report and the summary; a run's failure is recorded in its folder and never cuts the sweep short.
 """
 
 from __future__ import annotations
@@ -16,15 +16,25 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from ..errors import InputError
 from ..runs.folder import writable_target
 from .interrupt import note_output
 from .jobs import FAILURES, LAUNCHER_PID, tunes
 from .library_logs import quiet_libraries
-from .preflight import check_jobs, compose_jobs, empty_sweep, shared_folders, sweep_job_overrides, task_config
+from .preflight import (
+    BASIC_SWEEPER,
+    check_jobs,
+    check_resumable,
+    compose_jobs,
+    empty_sweep,
+    shared_folders,
+    sweep_job_overrides,
+    task_config,
+)
 from .sweep import DIVERGED_EXIT_CODE, summarize
+from .sweep_record import keep_sweep_record
 from .unfinished import mark_finished, mark_unfinished
 
 log = logging.getLogger(__name__)
@@ -68,12 +78,18 @@ class Preflight(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         note_output("hydra.run.dir", config.hydra.run.dir)
-        _or_exit(lambda: check_jobs([task_config(config)], [""], Path(config.hydra.run.dir)))
+        _or_exit(lambda: self._check_run(config))
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         note_output("hydra.sweep.dir", config.hydra.sweep.dir)
         _or_exit(lambda: self._check_sweep(config))
         os.environ[LAUNCHER_PID] = str(os.getpid())  # worker processes of this sweep end with this process
+
+    @staticmethod
+    def _check_run(config: DictConfig) -> None:
+        task, folder = task_config(config), Path(config.hydra.run.dir)
+        check_jobs([task], [""], folder)
+        check_resumable([task], [folder])
 
     @staticmethod
     def _check_sweep(config: DictConfig) -> None:
@@ -90,9 +106,22 @@ class Preflight(Callback):
         composed = compose_jobs(config, jobs)
         folders = [Path(str(c.hydra.sweep.dir)) / str(c.hydra.sweep.subdir) for c in composed]
         shared_folders(jobs, folders)
-        check_jobs([task_config(c) for c in composed], _job_labels(jobs), sweep_dir)
+        tasks = [task_config(c) for c in composed]
+        check_jobs(tasks, _job_labels(jobs), sweep_dir)
+        check_resumable(tasks, folders)
         writable_target(sweep_dir)
         EXPECTED_JOBS[str(sweep_dir)] = folders
+
+
+class SweepRecord(Callback):
+    """Keep the sweep folder's multirun.yaml as multirun.<date>_<time>.yaml before the basic sweeper overwrites it
+    (ops.sweep_record): a folder reused by several commands keeps every command's record."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if OmegaConf.select(config, "hydra.sweeper._target_") == BASIC_SWEEPER:  # the sweeper that writes it
+            kept = keep_sweep_record(Path(config.hydra.sweep.dir))
+            if kept is not None:
+                log.info("the sweep's earlier record is kept as %s", kept)
 
 
 def check_search(config: DictConfig, task: DictConfig) -> None:

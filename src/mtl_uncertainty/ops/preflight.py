@@ -12,7 +12,7 @@ from ..config import ConfigError, validate
 from ..data.splits import data_identity
 from ..errors import InputError
 from ..runs.folder import writable_target
-from ..runs.resume import check_fits
+from ..runs.resume import check_fits, refused_resumption
 from ..training.devices import resolve_device
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
@@ -41,6 +41,18 @@ def check_jobs(cfgs: Sequence[DictConfig], labels: Sequence[str], out_dir: Path)
         data_identity(cfg)  # fetches what is missing, checks every file (once per process)
         check_fits(cfg)
     writable_target(out_dir)
+
+
+def check_resumable(cfgs: Sequence[DictConfig], folders: Sequence[Path]) -> None:
+    """Raise InputError if a job's checkpoint would be refused (written by other source code; `resume.other_source`)."""
+    refused = [(folder, why) for cfg, folder in zip(cfgs, folders) if (why := refused_resumption(cfg, folder))]
+    if not refused:
+        return
+    more = ""
+    if len(refused) > 1:
+        others = [str(folder) for folder, _ in refused[1:4]] + (["..."] if len(refused) > 4 else [])
+        more = f" The same holds for {len(refused) - 1} more job(s) of this command: {', '.join(others)}."
+    raise InputError(refused[0][1] + more)
 
 
 def sweep_job_overrides(config: DictConfig) -> list[list[str]] | None:

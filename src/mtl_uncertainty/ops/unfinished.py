@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from ..storage.reading import UnreadableFile, read_bytes
+from .sweep_record import MAX_RECORD_BYTES, SWEEP_RECORD
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +28,6 @@ UNFINISHED_MARK = ".unfinished"
 
 SWEEPS = Path("multirun")
 """Where sweeps go unless hydra.sweep.dir says otherwise (conf/config.yaml), relative to the launch folder."""
-
-_MAX_RECORD_BYTES = 16 * 2**20
-"""multirun.yaml, the sweep's config as Hydra saved it, is a few kB."""
 
 _NOT_COMPARED = ("hydra.sweep.dir", "hydra.mode")
 """Hydra overrides that differ between a sweep and its resumption (the folder given, the mode Hydra adds)."""
@@ -56,7 +54,7 @@ def _compared(overrides: Sequence[str]) -> list[str]:
 def _recorded_overrides(sweep_dir: Path) -> list[str] | None:
     """The overrides (Hydra's, then the task's) a sweep was started with; None if its record cannot be read."""
     try:
-        record = yaml.safe_load(read_bytes(sweep_dir / "multirun.yaml", _MAX_RECORD_BYTES))
+        record = yaml.safe_load(read_bytes(sweep_dir / SWEEP_RECORD, MAX_RECORD_BYTES))
         overrides = record["hydra"]["overrides"]
         return _compared([*overrides["hydra"], *overrides["task"]])
     except (OSError, UnreadableFile, yaml.YAMLError, RecursionError, KeyError, TypeError):
@@ -65,7 +63,7 @@ def _recorded_overrides(sweep_dir: Path) -> list[str] | None:
 
 def _started(sweep_dir: Path) -> float:
     """When the sweep was last started: Hydra writes multirun.yaml at every start, a resumption's included."""
-    return (sweep_dir / "multirun.yaml").lstat().st_mtime
+    return (sweep_dir / SWEEP_RECORD).lstat().st_mtime
 
 
 def unfinished_sweep(overrides: Sequence[str], sweeps: Path = SWEEPS) -> Path | None:

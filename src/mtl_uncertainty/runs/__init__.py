@@ -1,6 +1,6 @@
 """A run's life in its job folder: from "what is left to do" to a whole result.json.
 
-- `resume`: a run's identity (config and data) and what it still has to do;
+- `resume`: a run's identity (config, data and the numbers version of its code) and what it still has to do;
 - `folder`: the job folder (writable, cleared of half-written files, locked while one process trains it);
 - `checkpoint`: epoch checkpoints, checked before anything is loaded;
 - `session`: one run in progress (network, weighting, optimiser, record), checkpointed every epoch;

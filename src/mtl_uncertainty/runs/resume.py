@@ -1,9 +1,10 @@
 """Deciding what a run still has to do: nothing (a whole result for the same run), or all of it.
 
-Two runs are the same run when their config hashes (everything that changes what is computed)
-and their data hashes (which files they computed from) are equal. A result.json is trusted only
-if it is whole (`result_schema.problems`) and of the same run; anything else is set aside beside
-it (`result.<why>-<hash>.json`), never deleted, and the run is trained again.
+Two runs are the same run when their config hashes (everything that changes what is computed),
+their data hashes (which files they computed from) and their numbers versions (which code computed
+them: code_version) are equal. A result.json is trusted only if it is whole
+(`result_schema.problems`) and of the same run; anything else is set aside beside it
+(`result.<why>-<hash>.json`, `result.numbers-<version>.json`), never deleted, and the run is trained again.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from .. import code_version
 from ..config import ConfigError, config_hash, to_plain, validate
 from ..data.splits import data_identity, training_images
 from ..storage import result_schema
@@ -22,6 +24,7 @@ from ..storage.atomic import set_aside
 from ..storage.reading import UnreadableFile, read_json
 from ..storage.result_schema import RESULT_FILE
 from ..tasks import active_tasks, task_names
+from .checkpoint import CHECKPOINT_FILE, pending_refusal
 from .folder import prepare_output_dir
 
 log = logging.getLogger(__name__)
@@ -33,17 +36,23 @@ class RunIdentity:
 
     config_hash: str
     data: dict[str, Any]  # data.data_identity: the files and their hash
+    code: dict[str, Any]  # code_version.current(): the numbers version, and the source for information
 
     @property
     def data_hash(self) -> str:
         return self.data["hash"]
 
-    def as_dict(self) -> dict[str, str]:
-        return {"config_hash": self.config_hash, "data_hash": self.data_hash}
+    @property
+    def numbers_version(self) -> int:
+        return self.code["numbers_version"]
+
+    def as_dict(self) -> dict[str, Any]:
+        """What a checkpoint must carry to be this run's: the hashes, the numbers version and the source."""
+        return {"config_hash": self.config_hash, "data_hash": self.data_hash, "code": self.code}
 
 
 def identity_of(cfg: DictConfig) -> RunIdentity:
-    return RunIdentity(config_hash(cfg), data_identity(cfg))
+    return RunIdentity(config_hash(cfg), data_identity(cfg), code_version.current())
 
 
 def expected_shape(cfg: DictConfig) -> dict[str, Any]:
@@ -63,6 +72,11 @@ def _rejection(result: Any, cfg: DictConfig, identity: RunIdentity) -> tuple[str
         return f"stale-{result['config_hash']}", "is from another config"
     if (old := (result.get("data") or {}).get("hash")) != identity.data_hash:
         return f"otherdata-{old}", "was computed on other data"
+    if (version := result_schema.numbers_version(result)) != identity.numbers_version:
+        return f"numbers-{version}", (
+            f"was computed by code of numbers version {version}, and this code computes version "
+            f"{identity.numbers_version} (code_version.NUMBERS_VERSION): the run is trained again by this code"
+        )
     if problems := result_schema.problems(result, **expected_shape(cfg)):
         return "invalid", f"is not a whole result ({'; '.join(problems)})"
     return None
@@ -94,6 +108,17 @@ def read_back(out_dir: Path, cfg: DictConfig, identity: RunIdentity) -> dict[str
     except (OSError, UnreadableFile):
         return None
     return result if _rejection(result, cfg, identity) is None else None
+
+
+def refused_resumption(cfg: DictConfig, out_dir: str | Path) -> str | None:
+    """Why `run` would refuse to resume the run in `out_dir` (its checkpoint is of other source code, and
+    `resume.other_source` is refuse), or None; writes nothing."""
+    if cfg.resume.other_source != "refuse":
+        return None
+    identity = identity_of(cfg)
+    if read_back(Path(out_dir), cfg, identity) is not None:
+        return None
+    return pending_refusal(Path(out_dir) / CHECKPOINT_FILE, identity.as_dict(), cfg.train.epochs)
 
 
 def check_fits(cfg: DictConfig) -> None:

@@ -62,6 +62,7 @@ class Session:
     epoch: int = 0
     resumed_at: tuple[int, ...] = ()
     earlier_threads: tuple[int | None, ...] = ()  # the PyTorch thread count of each segment before this one
+    earlier_sources: tuple[str | None, ...] = ()  # the source hash of each segment before this one (None: unrecorded)
     label: str = ""  # the run's name in log lines, where several runs share one log
     tensorboard: TensorBoardLog | None = None
     finished: bool = False  # its result.json (completed, diverged or failed) is written: its lock file goes
@@ -88,6 +89,7 @@ class Session:
             "started_at": self.started_at,
             "resumed_at": list(self.resumed_at),
             "threads_by_segment": self.threads_by_segment(),
+            "code": self.code(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -104,6 +106,12 @@ class Session:
         self.resumed_at = (*state["resumed_at"], self.epoch)
         known = state.get("threads_by_segment")  # absent from the checkpoints of earlier versions: not recorded
         self.earlier_threads = tuple(known) if known is not None else (None,) * len(self.resumed_at)
+        sources = (state.get("code") or {}).get("source_by_segment")  # absent before checkpoints recorded their code
+        self.earlier_sources = tuple(sources) if sources is not None else (None,) * len(self.resumed_at)
+
+    def code(self) -> dict[str, Any]:
+        """The code that computes this run (its identity's), and the source of each segment of its training."""
+        return {**self.identity.code, "source_by_segment": [*self.earlier_sources, self.identity.code["source"]]}
 
     def threads_by_segment(self) -> list[int | None]:
         """The thread count of each segment of training (the first, then one per resumption; null: not recorded)."""
@@ -242,6 +250,7 @@ class Session:
             **self._device(),
             "versions": library_versions(self.trainer.train.images.device),
             "git": git_commit(),
+            "code": self.code(),
         }
 
 
@@ -298,7 +307,8 @@ def _open(
         initial={name: row.tolist() for name, row in zip(weighting.recorded, initial)},
     )
     session = Session(cfg, out_dir, identity, trainer, record, started_at=now(), t_start=t_start, lock=lock)
-    if (state := load_checkpoint(out_dir / CHECKPOINT_FILE, identity.as_dict(), cfg.train.epochs)) is not None:
+    state = load_checkpoint(out_dir / CHECKPOINT_FILE, identity.as_dict(), cfg.train.epochs, cfg.resume.other_source)
+    if state is not None:
         session.load_state_dict(state)
         log.info("%s: resuming after epoch %d", out_dir, session.epoch)
     if cfg.logger.tensorboard:

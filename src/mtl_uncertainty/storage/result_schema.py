@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from ..code_version import UNVERSIONED
 from .json_shape import BOOL, INT, NUM, SCALAR, STR, list_of, map_of, obj, one_of, optional
 from .json_shape import shape_problems as _shape_of
 
@@ -78,6 +79,16 @@ TRAJECTORY = obj(
         "initial": map_of(optional(_PER_TASK)),
     }
 )
+CODE = obj(
+    {
+        "numbers_version": INT,
+        "source": optional(STR),
+        "source_by_part": map_of(STR),
+        "source_by_segment": list_of(optional(STR)),
+    },
+    required=("numbers_version",),
+)
+"""The code that computed a run (code_version.current(), and the source of each segment of its training)."""
 RESULT = obj(
     {
         "schema": INT,
@@ -101,6 +112,7 @@ RESULT = obj(
         ),
         "versions": map_of(optional(STR)),
         "git": optional(obj({"commit": STR, "dirty": BOOL})),
+        "code": CODE,
         "status": STR,
         "started_at": STR,
         "finished_at": STR,
@@ -121,6 +133,15 @@ def type_problems(result: Any) -> list[str]:
     if not isinstance(result, dict):
         return [f"it holds a {type(result).__name__}, not an object"]
     return _shape_of(RESULT, result)
+
+
+def numbers_version(doc: dict[str, Any]) -> int:
+    """The numbers version a result or checkpoint records (`code.numbers_version`); UNVERSIONED where it records none.
+
+    `doc` is typed already (`type_problems`, or a checkpoint this suite wrote).
+    """
+    code = doc.get("code")
+    return code["numbers_version"] if isinstance(code, dict) and "numbers_version" in code else UNVERSIONED
 
 
 def expected_shape(config: dict[str, Any], active: Sequence[str]) -> dict[str, Any]:

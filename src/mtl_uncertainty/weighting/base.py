@@ -2,9 +2,9 @@
 
 A method turns one step's per-task losses into the scalar the network minimises (`forward`), or
 owns the backward pass: from the losses and the network's shared parameters (given by `bind`) it
-sets the gradients the optimiser then applies (`backward`). It declares everything the rest of the
-suite asks of it, so that the training loop, the stacker, the CUDA graphs, the config checks and the
-report never name a method:
+sets the gradients the optimiser then applies (`backward`; `gradients.GradientMethod` is the base of
+such methods). It declares everything the rest of the suite asks of it, so that the training loop,
+the stacker, the CUDA graphs, the config checks and the report never name a method:
 
 - `config_class`: its settings (a dataclass registered as `schema/weighting/<name>`), and
   `problems` for the values that cannot work;
@@ -135,7 +135,7 @@ class Weighting(nn.Module):
         """Set the gradients the optimiser applies from this step's losses; returns the step's total (loss_total).
 
         A loss-weighting method backpropagates its scalar; a method that combines the tasks' gradients
-        itself overrides this.
+        itself overrides this (see `gradients.GradientMethod`).
         """
         total = self(losses, step)
         total.backward()

@@ -296,6 +296,8 @@ def test_learned_methods_put_their_parameters_in_their_own_adam_group() -> None:
         (["weighting=nash_mtl", "weighting.optim_niter=0"], "weighting.optim_niter=0 is below 1"),
         (["weighting=mgda_ub", "weighting.epsilon=0"], "weighting.epsilon=0.0 is not a positive number"),
         (["weighting=mgda_ub", "weighting.max_iters=0"], "weighting.max_iters=0 runs no Frank-Wolfe step"),
+        (["weighting=famo", "weighting.lr=0"], "weighting.lr=0.0 is not a positive number"),
+        (["weighting=famo", "weighting.gamma=-1"], "weighting.gamma=-1.0 is negative"),
     ],
 )
 def test_each_methods_own_checks_name_the_problem(overrides: list[str], message: str) -> None:

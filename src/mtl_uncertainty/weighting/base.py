@@ -163,7 +163,7 @@ class Weighting(nn.Module):
         """Called after every optimiser step (methods that are not stackable only).
 
         `losses_after()` computes the step's batch losses again with the updated network (one forward
-        pass, no gradients), for methods that learn from what the step did; it costs nothing unless called.
+        pass, no gradients), for methods that learn from what the step did (FAMO); it costs nothing unless called.
         """
 
     @property

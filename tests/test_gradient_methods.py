@@ -19,7 +19,7 @@ from mtl_uncertainty.run import run
 from mtl_uncertainty.runs.resume import expected_shape
 from mtl_uncertainty.storage import result_schema
 from mtl_uncertainty.tasks import TASKS
-from mtl_uncertainty.weighting import WEIGHTINGS
+from mtl_uncertainty.weighting import WEIGHTINGS, RunContext, build_weighting
 from mtl_uncertainty.weighting.gradients import GradientMethod, TaskGradients
 from mtl_uncertainty.weighting.pcgrad import pcgrad_weights
 from tests.conftest import compose_cfg, tiny_overrides
@@ -44,6 +44,23 @@ def test_the_gradient_methods_are_the_issues_seven_and_train_alone() -> None:
     assert GRADIENT == ["aligned_mtl", "cagrad", "imtl_g", "mgda_ub", "nash_mtl", "pcgrad", "upgrad"]
     for name in GRADIENT:
         assert not WEIGHTINGS[name].stackable and not WEIGHTINGS[name].graphable, name
+
+
+def test_without_torchjd_a_gradient_method_says_in_one_paragraph_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import mtl_uncertainty.weighting.gradients as gradients
+
+    def missing(name: str):
+        raise ModuleNotFoundError(f"No module named {name.split('.')[0]!r}")
+
+    cfg = compose_cfg("weighting=upgrad")
+    monkeypatch.setattr(gradients.importlib, "import_module", missing)  # after Hydra, which imports by it too
+    with pytest.raises(ImportError) as err:
+        build_weighting(cfg.weighting, RunContext(ALL_ON, torch.zeros(3), 0, 4))
+    message = str(err.value)
+    assert "\n" not in message and "No module named 'torchjd'" in message
+    assert 'pip install "torchjd[quadprog-projector,cagrad,nash-mtl]==0.18.*"' in message
 
 
 # ----- PCGrad -----------------------------------------------------------------------------------
@@ -389,6 +406,16 @@ def trains_records_and_resumes_exactly(
     resumed = run(cfg, tmp_path / "stopped")
     assert resumed["resumed_at_epochs"] == [1]
     assert resumed["final"] == straight["final"] and resumed["trajectory"] == straight["trajectory"]
+
+
+@pytest.mark.parametrize("option", GRADIENT)
+def test_a_gradient_method_on_a_nan_batch_diverges_and_says_where(
+    tmp_path: Path, synthetic_root: Path, monkeypatch: pytest.MonkeyPatch, option: str
+) -> None:
+    """A NaN reaches the solvers as a NaN Gramian: the run is diverged at that step, not failed in a solver."""
+    monkeypatch.setattr(faults, "_SPEC", ["nan@6:seed=0"])  # as MTL_UNCERTAINTY_FAULT=nan@6:seed=0 would
+    result = run(compose_cfg(*tiny_overrides(synthetic_root), "train.epochs=2", f"weighting={option}"), tmp_path)
+    assert result["status"] == "diverged" and result["divergence"]["step"] == 6
 
 
 @pytest.mark.parametrize("option", GRADIENT)

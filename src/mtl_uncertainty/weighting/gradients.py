@@ -116,7 +116,11 @@ class GradientMethod(Weighting):
 
     def backward(self, losses: Tensor, step: Tensor) -> Tensor:
         grads = task_gradients(losses, self.active.tolist(), self._shared, self._heads)
-        combination = self.combine(grads, losses.detach(), step)
+        if torch.isfinite(grads.jacobian).all():
+            combination = self.combine(grads, losses.detach(), step)
+        else:  # no solver weighs a NaN: the update is NaN, and the run is recorded as diverged at this step
+            nan = torch.full((len(grads.tasks),), float("nan"), dtype=torch.float64)
+            combination = Combination(nan, nan)
         shared = combination.shared.to(grads.jacobian)
         write_gradient(self._shared, shared @ grads.jacobian)
         for i, scale, own in zip(grads.tasks, combination.heads.tolist(), grads.heads):

@@ -91,7 +91,9 @@ class MgdaUb(GradientMethod):
     def backward(self, losses: Tensor, step: Tensor) -> Tensor:
         tasks, gramian = self.representation_gramian(losses)
         scale = self.normalizers(gramian.diagonal().sqrt(), losses.detach()[tasks].cpu().double())
-        alpha = self.solver(gramian / torch.outer(scale, scale))
+        gramian = gramian / torch.outer(scale, scale)
+        finite = bool(torch.isfinite(gramian).all())  # else the run diverges at this step, recorded as such
+        alpha = self.solver(gramian) if finite else torch.full((len(tasks),), float("nan"), dtype=torch.float64)
         self.keep_weights(tasks, alpha)
         self._z = None
         (self.weights[tasks] * losses[tasks]).sum().backward()  # the active tasks only: no gradient reaches the others

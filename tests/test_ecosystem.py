@@ -219,7 +219,7 @@ def test_help_shows_the_suites_groups_presets_and_commands() -> None:
         "python analysis/report.py",
         "pytest",
         "+experiment=methods",
-        "weighting: dwa, fixed",
+        "weighting: aligned_mtl, cagrad, dwa, famo, fixed",
         "dataset: fashion_mnist",
         "+experiment=learning ",
     ):

@@ -40,7 +40,12 @@ def test_every_preset_says_what_it_answers_and_how_to_run_it() -> None:
     ("preset", "jobs", "methods"),
     [
         ("replication", 4, {"learnable", "fixed"}),
-        ("methods", 12, {"learnable", "fixed", "single", "liebel", "imtl_l", "rlw", "dwa", "gls", "gradnorm", "uw_so"}),
+        (
+            "methods",
+            20,
+            {"learnable", "fixed", "single", "liebel", "imtl_l", "rlw", "dwa", "gls", "gradnorm", "uw_so"}
+            | {"famo", "pcgrad", "mgda_ub", "cagrad", "nash_mtl", "imtl_g", "aligned_mtl", "upgrad"},
+        ),
         ("lr_s", 24, {"learnable", "liebel", "imtl_l"}),
     ],
 )

@@ -37,6 +37,8 @@ T975 = {2: 4.302652729911275, 3: 3.182446305284263}  # t(0.975, df)
 TEMPLATE_KEYS = [
     *((w, True) for w in ("learnable", "fixed", "liebel", "imtl_l", "rlw", "single_cls3", "single_cls10")),
     ("single_recon", True),
+    ("nash_mtl", True),  # a method that combines gradients, and FAMO: their records go through the report too
+    ("famo", True),
     *((w, False) for w in ("learnable", "fixed", "single_cls3", "single_cls10")),
 ]
 
@@ -675,6 +677,54 @@ def test_figures_compare_like_with_like(tmp_path: Path, templates: dict, monkeyp
     assert not any(ax.texts for ax in fig.axes)
     fig, _ = drawn["equilibrium"]
     assert {ax.get_title().split("\n")[0] for ax in fig.axes if ax.get_visible()} == {"learnable", "imtl_l"}
+
+
+def test_the_gradient_methods_records_are_reported_with_what_their_weight_is(
+    tmp_path: Path, templates: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mtl_uncertainty.analysis.figures as figures_module
+
+    sweep = tmp_path / "sweep"
+    for seed in range(2):
+        for w in ("fixed", "nash_mtl", "famo"):
+            write(sweep, f"{w}/{seed}", result(templates, w, True, seed, 0.9))
+    drawn: dict[str, Any] = {}
+    monkeypatch.setattr(
+        figures_module,
+        "save",
+        lambda fig, title, stem, formats: drawn.update({stem.name: fig}) or [stem.with_suffix(".png")],
+    )
+    report = make_report([sweep], tmp_path / "out")
+    assert sorted(report.summary["row"]) == ["famo", "fixed", "nash_mtl"] and not report.excluded
+    md = (tmp_path / "out" / "report.md").read_text()
+    weights = md.split("](weights.png)")[0].split("\n\n")[-2]  # what is said beside the weights figure
+    assert weights.splitlines() == [
+        "Where a method's weight is not on the task's loss (the methods that combine the tasks' gradients), it is:",
+        "- nash_mtl: weight α_i·clip on task i's gradient in the shared parameters' update (α_i on its head)",
+    ]  # fixed's and famo's weights are on the loss: not listed
+    panels = [ax for ax in drawn["weights"].axes if ax.get_visible()]
+    assert sorted(ax.get_title() for ax in panels) == ["famo", "fixed", "nash_mtl"]
+
+
+def test_negative_weights_keep_the_weights_figure_on_a_linear_scale(
+    tmp_path: Path, templates: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gradient method's weight can be negative (Aligned-MTL, IMTL-G): a log scale would drop it from the panel."""
+    import mtl_uncertainty.analysis.figures as figures_module
+
+    sweep = tmp_path / "sweep"
+    for seed in range(2):
+        r = result(templates, "nash_mtl", True, seed, 0.9)
+        steps = len(r["trajectory"]["step"])
+        r["trajectory"]["values"]["weight"]["cls3"] = [-0.5] * steps
+        r["trajectory"]["values"]["weight"]["recon"] = [40.0] * steps  # 40 / min positive: far beyond 20×
+        write(sweep, f"nash_mtl/{seed}", r)
+    drawn: dict[str, Any] = {}
+    monkeypatch.setattr(
+        figures_module, "save", lambda fig, title, stem, formats: drawn.update({stem.name: title}) or []
+    )
+    make_report([sweep], tmp_path / "out")
+    assert "log scale" not in drawn["weights"]
 
 
 def test_final_accuracy_with_one_seed_has_points_and_no_ci(tmp_path: Path, templates: dict) -> None:

@@ -45,6 +45,10 @@ class ConvTranspose2dSame(nn.ConvTranspose2d):
         return full[..., top : top + h, left : left + w]
 
 
+TASK_MODULES: dict[str, str] = {"cls3": "head3", "cls10": "head10", "recon": "decoder"}
+"""Each task's own part of the network (its head, or the decoder), by task name."""
+
+
 def classifier(num_classes: int, features: int = 32, hidden: int = 32) -> nn.Sequential:
     """Flatten → Dense(32) → ReLU → Dense(classes); the softmax lives in the loss."""
     return nn.Sequential(nn.Flatten(), nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
@@ -85,6 +89,18 @@ class MultiTaskNet(nn.Module):
             nn.ConvTranspose2d(2, 1, 2, stride=2),
             nn.Tanh(),
         )
+
+    def shared_module(self) -> nn.Module:
+        """The encoder: every task reads its output, the shared representation z."""
+        return self.encoder
+
+    def shared_parameters(self) -> list[tuple[str, nn.Parameter]]:
+        """The parameters every task's loss depends on (the encoder's), by name."""
+        return list(self.encoder.named_parameters(prefix="encoder"))
+
+    def task_parameters(self) -> dict[str, list[tuple[str, nn.Parameter]]]:
+        """Each task's own parameters, by task and name: no other task's loss depends on them."""
+        return {task: list(getattr(self, m).named_parameters(prefix=m)) for task, m in TASK_MODULES.items()}
 
     def last_shared_layer(self) -> nn.Conv2d:
         """The encoder's last layer with weights: where GradNorm measures each task's gradient."""

@@ -46,10 +46,10 @@ FIGURE_TEXT = {
     ),
     "weights": (
         "The effective weight on each task's loss against the training step, one panel per row, one y-scale in "
-        "every panel ({band}). The scale is logarithmic when the weights span more than {log_span:g}× (the title "
-        "then says so), and a weight of 0 (a task the method does not train) is not drawn on it. Each task has "
-        "its own colour, line style and marker, so that equal weights (λ = 1 for every task under fixed "
-        "weights) stay told apart."
+        "every panel ({band}). The scale is logarithmic when the weights span more than {log_span:g}× and none "
+        "is negative (the title then says so), and a weight of 0 (a task the method does not train) is not drawn "
+        "on it. Each task has its own colour, line style and marker, so that equal weights (λ = 1 for every task "
+        "under fixed weights) stay told apart."
     ),
     "sigma_trajectories": (
         "σ and s against the training step, for the rows whose method records them (σ above s where a row has "
@@ -69,8 +69,13 @@ FIGURE_SECTION = {
     "sigma_trajectories": "sigma and s trajectories",
     "equilibrium": "s against its equilibrium",
 }
-DEFINED = {"sigma_trajectories": ("sigma", "s"), "equilibrium": ("s", "s_eq")}
+DEFINED = {"sigma_trajectories": ("sigma", "s"), "equilibrium": ("s", "s_eq"), "weights": ("weight",)}
 """The recorded values each method defines in its own way, listed beside these figures."""
+ON_THE_LOSS = "effective weight"
+"""How the label of a weight on the task's loss starts: beside the weights figure only the other kinds are listed."""
+OTHER_WEIGHTS = (
+    "Where a method's weight is not on the task's loss (the methods that combine the tasks' gradients), it is:"
+)
 
 
 def _definitions(report: Report, name: str) -> list[str]:
@@ -79,9 +84,14 @@ def _definitions(report: Report, name: str) -> list[str]:
     for run in report.runs:
         labels = (run.result.get("trajectory") or {}).get("labels") or {}
         shown = [labels[n] for n in DEFINED.get(name, ()) if n in labels]
+        if name == "weights":
+            shown = [label for label in shown if not label.startswith(ON_THE_LOSS)]
         if shown:
             found.setdefault(str(run.result["config"]["weighting"]["name"]), "; ".join(shown))
-    return [*(f"- {method}: {text}" for method, text in sorted(found.items())), ""] if found else []
+    if not found:
+        return []
+    intro = [OTHER_WEIGHTS] if name == "weights" else []
+    return [*intro, *(f"- {method}: {text}" for method, text in sorted(found.items())), ""]
 
 
 def _figure(report: Report, name: str, alt: str) -> list[str]:

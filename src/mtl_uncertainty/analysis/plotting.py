@@ -183,13 +183,14 @@ def finite_range(arrays: Sequence[np.ndarray], positive: bool = False) -> tuple[
 
 
 def share_y(axes: Sequence, arrays: Sequence[np.ndarray], allow_log: bool = False) -> bool:
-    """Set one y-scale on every axis in `axes` for all the data (draw after this); log where allowed and the
-    positive values span more than LOG_SPAN×. Returns whether it is log."""
+    """Set one y-scale on every axis in `axes` for all the data (draw after this); log where allowed, no value
+    is negative (a log scale would drop it: gradient methods' weights can be) and the positive values span
+    more than LOG_SPAN×. Returns whether it is log."""
     whole = finite_range(arrays)
     if whole is None:
         return False
     positive = finite_range(arrays, positive=True)
-    if allow_log and positive and positive[1] / positive[0] > LOG_SPAN:
+    if allow_log and whole[0] >= 0 and positive and positive[1] / positive[0] > LOG_SPAN:
         for ax in axes:
             ax.set_yscale("log")
             ax.set_ylim(positive[0] / 1.5, positive[1] * 1.5)

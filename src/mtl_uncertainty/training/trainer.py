@@ -84,14 +84,18 @@ class Trainer:
         x = x.contiguous(memory_format=self.memory_format)
         out = self.model(x, reconstruct=self.reconstruct)
         losses = task_losses(out, x, y3, y10)
-        total = self.weighting(losses, i)
         self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
+        total = self.weighting.backward(losses, i)
         self.optimizer.step()
-        self.weighting.after_step()
+        self.weighting.after_step(lambda: self._losses(x, y3, y10))
         with torch.no_grad():
             recorded = self.weighting.record(losses.detach(), i)
         return step_row(total, losses, correct_counts(out, y3, y10), recorded, x.shape[0])
+
+    @torch.no_grad()
+    def _losses(self, x: Tensor, y3: Tensor, y10: Tensor) -> Tensor:
+        """The batch's task losses with the network as it is now (after a step: for `Weighting.after_step`)."""
+        return task_losses(self.model(x, reconstruct=self.reconstruct), x, y3, y10)
 
     def use_cuda_graphs(self) -> None:
         """Replay every step from CUDA graphs from now on (call after any checkpoint is loaded)."""

@@ -1,8 +1,10 @@
 """The interface every weighting method implements, and the registry that finds them by name.
 
-A method turns one step's per-task losses into the scalar the network minimises. It declares
-everything the rest of the suite asks of it, so that the training loop, the stacker, the CUDA
-graphs, the config checks and the report never name a method:
+A method turns one step's per-task losses into the scalar the network minimises (`forward`), or
+owns the backward pass: from the losses and the network's shared parameters (given by `bind`) it
+sets the gradients the optimiser then applies (`backward`; `gradients.GradientMethod` is the base of
+such methods). It declares everything the rest of the suite asks of it, so that the training loop,
+the stacker, the CUDA graphs, the config checks and the report never name a method:
 
 - `config_class`: its settings (a dataclass registered as `schema/weighting/<name>`), and
   `problems` for the values that cannot work;
@@ -14,13 +16,14 @@ graphs, the config checks and the report never name a method:
   (`torch.func.vmap`) and whether its steps can be replayed from CUDA graphs;
 - `per_run`: the settings in which runs of one stack may differ (held in buffers);
 - `recorded`: the per-task values it records every step (the effective weight at least; s, σ,
-  ... where it has them), computed by `record`.
+  ... where it has them), computed by `record`;
+- `bind` and `after_step`, for methods that look at the network or at what a step did.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -128,6 +131,16 @@ class Weighting(nn.Module):
         """The scalar to minimise from the per-task losses (TASKS order); `step`: index in the epoch."""
         raise NotImplementedError
 
+    def backward(self, losses: Tensor, step: Tensor) -> Tensor:
+        """Set the gradients the optimiser applies from this step's losses; returns the step's total (loss_total).
+
+        A loss-weighting method backpropagates its scalar; a method that combines the tasks' gradients
+        itself overrides this (see `gradients.GradientMethod`).
+        """
+        total = self(losses, step)
+        total.backward()
+        return total
+
     def record(self, losses: Tensor, step: Tensor) -> Tensor:
         """The `recorded` values after this step's update: shape (len(recorded), len(TASKS))."""
         raise NotImplementedError
@@ -146,8 +159,12 @@ class Weighting(nn.Module):
     def bind(self, model: nn.Module) -> None:
         """Called once with the network (for methods that look at its gradients)."""
 
-    def after_step(self) -> None:
-        """Called after every optimiser step (methods that are not stackable only)."""
+    def after_step(self, losses_after: Callable[[], Tensor]) -> None:
+        """Called after every optimiser step (methods that are not stackable only).
+
+        `losses_after()` computes the step's batch losses again with the updated network (one forward
+        pass, no gradients), for methods that learn from what the step did (FAMO); it costs nothing unless called.
+        """
 
     @property
     def num_active(self) -> Tensor:

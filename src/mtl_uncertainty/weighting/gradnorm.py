@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -76,7 +77,7 @@ class GradNorm(Weighting):
         return weighted + self.masked((grads - target).abs()).sum()
 
     @torch.no_grad()
-    def after_step(self) -> None:
+    def after_step(self, losses_after: Callable[[], Tensor]) -> None:
         w = self.masked(self.w.clamp(min=0))  # a negative weight has no meaning; the paper's w stay positive
         self.w.copy_(w * self.num_active / w.sum())
 

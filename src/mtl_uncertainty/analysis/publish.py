@@ -80,6 +80,7 @@ STUDIES = {
         primary=(),
     ),
     "replication": Study("results/replication", "python src/train.py -m +experiment=replication", preset="replication"),
+    "learning": Study("results/learning", "the commands of conf/experiment/learning.yaml", preset="learning"),
     "regime-search": Study(
         "results/regime_search", "the four commands of conf/experiment/regime_search.yaml", preset="regime_search"
     ),
@@ -296,6 +297,7 @@ def pages(root: Path) -> list[Path]:
 FIGURES = {
     "core": ("final_accuracy", "differences", "equilibrium", "weights"),
     "core-vs-equal": ("differences",),
+    "learning": ("final_accuracy", "differences", "equilibrium", "weights"),
     "replication": ("final_accuracy", "differences", "sigma_trajectories", "equilibrium"),
 }
 """The figures docs/results.md shows, per study; written under docs/results/<study>/."""

@@ -295,3 +295,13 @@ def _rounded(node: object) -> object:
     if isinstance(node, list):
         return [_rounded(v) for v in node]
     return node
+
+
+def test_a_searchs_floors_are_found_in_its_folder_without_a_sweep_record(tmp_path: Path) -> None:
+    """Optuna's sweeper writes no multirun.yaml: the floors.json in the search's own folder still counts."""
+    study = tmp_path / "study"
+    search = write_runs(study / "mnist", [run_with("fixed", 0, 0.95, 0.90, 0.20)])
+    assert not list(study.rglob("multirun.yaml"))
+    (search / FLOORS_FILE).write_bytes(floors_json([fake_floors()]))
+    rows = build_report([study], tmp_path / "out").summary.set_index("row")
+    assert rows.loc["fixed", ["learned.cls3", "learned.cls10", "learned.recon"]].tolist() == [1, 1, 1]

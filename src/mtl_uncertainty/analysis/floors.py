@@ -42,8 +42,11 @@ class Floors:
 
 
 def _candidates(folder: Path) -> list[Path]:
-    """Where a sweep's floors.json may lie: the folder itself and every sweep folder under it."""
-    return sorted({folder, *(p.parent for p in folder.rglob(SWEEP_RECORD))})
+    """Where a sweep's floors.json may lie: the folder itself, every sweep folder under it, and every folder
+    under it that holds one (a search's folder has no multirun.yaml: Optuna's sweeper writes none)."""
+    return sorted(
+        {folder, *(p.parent for p in folder.rglob(SWEEP_RECORD)), *(p.parent for p in folder.rglob(FLOORS_FILE))}
+    )
 
 
 def load_floors(folders: Iterable[Path]) -> Floors:

@@ -81,6 +81,9 @@ STUDIES = {
     ),
     "replication": Study("results/replication", "python src/train.py -m +experiment=replication", preset="replication"),
     "learning": Study("results/learning", "the commands of conf/experiment/learning.yaml", preset="learning"),
+    "learning-tune": Study(
+        "results/learning_tune", "python src/train.py -m +experiment=learning_tune", preset="learning_tune"
+    ),
     "regime-search": Study(
         "results/regime_search", "the four commands of conf/experiment/regime_search.yaml", preset="regime_search"
     ),
@@ -139,7 +142,8 @@ def provenance(report: Report, study: Study, root: Path) -> str:
     per_cell = sorted(set(report.summary["seeds"].astype(int)))
     return (
         f"{len(report.runs)} runs in `{study.folder}/` ({size / 2**20:.1f} MB of result.json files): "
-        f"{'/'.join(map(str, per_cell))} seeds per row (seeds {_ranges(seeds)}), "
+        f"{'/'.join(map(str, per_cell))} seed{'s' if per_cell != [1] else ''} per row "
+        f"(seed{'s' if len(set(seeds)) > 1 else ''} {_ranges(seeds)}), "
         f"{len(report.excluded)} left out; trained on {', '.join(cpus)} ({', '.join(devices)}) by commit "
         f"{', '.join(commits)} ({code}); made with {study.command}."
     )

@@ -7,10 +7,9 @@ from enum import Enum
 
 import torch
 from omegaconf import DictConfig
-from torch import Tensor
 
 from .base import MethodConfig, RunContext, register
-from .gradients import Combination, GradientMethod, TaskGradients, torchjd_aggregation
+from .gradients import GramianMethod, torchjd_aggregation
 
 
 class ScaleMode(str, Enum):
@@ -30,7 +29,7 @@ class AlignedMtlConfig(MethodConfig):
 
 
 @register
-class AlignedMtl(GradientMethod):
+class AlignedMtl(GramianMethod):
     """Σ of the aligned gradients on the shared parameters, each head its own task's gradient.
 
     With G = V·Λ·Vᵀ the Gramian's eigendecomposition (rank r), the aligned gradients are Bᵀ·J with
@@ -45,7 +44,3 @@ class AlignedMtl(GradientMethod):
         super().__init__(cfg, ctx)
         ones = torch.ones(sum(ctx.active), dtype=torch.float64)
         self.solver = torchjd_aggregation().AlignedMTLWeighting(ones, scale_mode=ScaleMode(cfg.scale_mode).value)
-
-    def combine(self, grads: TaskGradients, losses: Tensor, step: Tensor) -> Combination:
-        weights = self.solver(grads.gramian())
-        return Combination(weights, torch.ones_like(weights))

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from omegaconf import DictConfig
-from torch import Tensor
 
 from .base import MethodConfig, RunContext, non_negative, register
-from .gradients import Combination, GradientMethod, TaskGradients, torchjd_aggregation
+from .gradients import GramianMethod, torchjd_aggregation
 
 
 @dataclass
@@ -21,7 +19,7 @@ class CaGradConfig(MethodConfig):
 
 
 @register
-class CaGrad(GradientMethod):
+class CaGrad(GramianMethod):
     """K·(g₀ + λ·g_w)/(1 + c²) on the shared parameters, as the authors' code writes it; each head its own gradient.
 
     g₀ is the mean gradient, g_w = Σ w_i·g_i with w on the simplex minimising g_w·g₀ + c‖g₀‖·‖g_w‖, and
@@ -42,6 +40,5 @@ class CaGrad(GradientMethod):
     def problems(cls, w: DictConfig, cfg: DictConfig) -> list[str]:
         return non_negative("weighting.c", w.c, "use e.g. 0.4 (the authors' runs) or 0.5 (LibMTL's default)")
 
-    def combine(self, grads: TaskGradients, losses: Tensor, step: Tensor) -> Combination:
-        weights = self.solver(grads.gramian()) * len(grads.tasks) / (1 + self.c**2)
-        return Combination(weights, torch.ones_like(weights))
+    def scale(self, tasks: int) -> float:
+        return tasks / (1 + self.c**2)

@@ -17,7 +17,7 @@ weighting it is used (`torchjd_aggregation`, imported on first use: it imports c
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import ClassVar, NamedTuple
@@ -142,3 +142,18 @@ class GradientMethod(Weighting):
 
     def record(self, losses: Tensor, step: Tensor) -> Tensor:
         return self.per_task(self.masked(self.weights))
+
+
+class GramianMethod(GradientMethod):
+    """A gradient method whose weights are a function of the Gramian J·Jᵀ alone (`solver`, e.g. a torchjd
+    Weighting), times `scale`; each head gets its own task's gradient."""
+
+    solver: Callable[[Tensor], Tensor]
+
+    def scale(self, tasks: int) -> float:
+        """What the solver's weights are multiplied by, for `tasks` active tasks (1: as the solver gives them)."""
+        return 1.0
+
+    def combine(self, grads: TaskGradients, losses: Tensor, step: Tensor) -> Combination:
+        weights = self.solver(grads.gramian()) * self.scale(len(grads.tasks))
+        return Combination(weights, torch.ones_like(weights))

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from omegaconf import DictConfig
-from torch import Tensor
 
 from .base import MethodConfig, RunContext, register
-from .gradients import Combination, GradientMethod, TaskGradients, torchjd_aggregation
+from .gradients import GramianMethod, torchjd_aggregation
 
 
 @dataclass
@@ -20,7 +18,7 @@ class ImtlGConfig(MethodConfig):
 
 
 @register
-class ImtlG(GradientMethod):
+class ImtlG(GramianMethod):
     """Σ α_i·g_i on the shared parameters, Σα = 1 and g·u_i equal for all unit gradients u_i; heads their own.
 
     The paper's closed form, α = g₁Uᵀ(DUᵀ)⁻¹ with D and U the differences of the gradients and of the
@@ -34,7 +32,3 @@ class ImtlG(GradientMethod):
     def __init__(self, cfg: DictConfig, ctx: RunContext) -> None:
         super().__init__(cfg, ctx)
         self.solver = torchjd_aggregation().IMTLGWeighting()
-
-    def combine(self, grads: TaskGradients, losses: Tensor, step: Tensor) -> Combination:
-        weights = self.solver(grads.gramian())
-        return Combination(weights, torch.ones_like(weights))

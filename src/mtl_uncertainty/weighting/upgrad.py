@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from omegaconf import DictConfig
-from torch import Tensor
 
 from .base import MethodConfig, RunContext, register
-from .gradients import Combination, GradientMethod, TaskGradients, torchjd_aggregation
+from .gradients import GramianMethod, torchjd_aggregation
 
 
 @dataclass
@@ -20,7 +18,7 @@ class UpGradConfig(MethodConfig):
 
 
 @register
-class UpGrad(GradientMethod):
+class UpGrad(GramianMethod):
     """(1/K)·Σ_i π(g_i) on the shared parameters, π the projection onto the dual cone of the gradients; heads their own.
 
     The update conflicts with no task (its inner product with every g_i is ≥ 0). torchjd's
@@ -34,7 +32,3 @@ class UpGrad(GradientMethod):
     def __init__(self, cfg: DictConfig, ctx: RunContext) -> None:
         super().__init__(cfg, ctx)
         self.solver = torchjd_aggregation().UPGradWeighting()
-
-    def combine(self, grads: TaskGradients, losses: Tensor, step: Tensor) -> Combination:
-        weights = self.solver(grads.gramian())
-        return Combination(weights, torch.ones_like(weights))

@@ -42,8 +42,8 @@ def test_every_preset_says_what_it_answers_and_how_to_run_it() -> None:
         ("replication", 4, {"learnable", "fixed"}),
         (
             "methods",
-            20,
-            {"learnable", "fixed", "single", "liebel", "imtl_l", "rlw", "dwa", "gls", "gradnorm", "uw_so"}
+            19,
+            {"fixed", "single", "liebel", "imtl_l", "rlw", "dwa", "gls", "gradnorm", "uw_so"}
             | {"famo", "pcgrad", "mgda_ub", "cagrad", "nash_mtl", "imtl_g", "aligned_mtl", "upgrad"},
         ),
         ("lr_s", 24, {"learnable", "liebel", "imtl_l"}),
@@ -85,6 +85,20 @@ def test_the_learning_search_trains_as_the_learning_study_does_on_a_seed_it_neve
     assert (study.model.output_bias, study.train.lr) == ("mean", 1e-3)
     sweep = yaml.safe_load((CONF / "experiment" / "learning.yaml").read_text())["hydra"]["sweeper"]["params"]
     assert sweep == {"seed": "range(10)"} and search.seed not in range(10)
+
+
+def test_the_methods_study_trains_and_declares_as_the_learning_study_does_and_joins_its_folder() -> None:
+    study, methods = compose_cfg("+experiment=learning", "weighting=fixed"), compose_cfg("+experiment=methods", "weighting=fixed")
+    for key in ("dataset", "data", "recon", "model", "train", "record", "report", "logger", "weighting"):
+        assert study[key] == methods[key], key
+    text = {name: yaml.safe_load((CONF / "experiment" / f"{name}.yaml").read_text()) for name in ("learning", "methods")}
+    assert text["methods"]["hydra"]["sweep"] == text["learning"]["hydra"]["sweep"]
+    params = text["methods"]["hydra"]["sweeper"]["params"]
+    assert list(params) == ["weighting", "seed"] and params["seed"] == "range(5)"  # one method's seeds, then the next
+    swept = params["weighting"].split(",")
+    assert "learnable" not in swept  # the study's own cells of uncertainty weighting stay its declared question
+    every = {p.stem for p in (CONF / "weighting").glob("*.yaml")} - {"learnable", "single", "fixed_end", "learning_end"}
+    assert set(swept) == every
 
 
 @pytest.mark.slow

@@ -88,10 +88,11 @@ def test_the_learning_search_trains_as_the_learning_study_does_on_a_seed_it_neve
 
 
 def test_the_methods_study_trains_and_declares_as_the_learning_study_does_and_joins_its_folder() -> None:
-    study, methods = compose_cfg("+experiment=learning", "weighting=fixed"), compose_cfg("+experiment=methods", "weighting=fixed")
+    study = compose_cfg("+experiment=learning", "weighting=fixed")
+    methods = compose_cfg("+experiment=methods", "weighting=fixed")
     for key in ("dataset", "data", "recon", "model", "train", "record", "report", "logger", "weighting"):
         assert study[key] == methods[key], key
-    text = {name: yaml.safe_load((CONF / "experiment" / f"{name}.yaml").read_text()) for name in ("learning", "methods")}
+    text = {n: yaml.safe_load((CONF / "experiment" / f"{n}.yaml").read_text()) for n in ("learning", "methods")}
     assert text["methods"]["hydra"]["sweep"] == text["learning"]["hydra"]["sweep"]
     params = text["methods"]["hydra"]["sweeper"]["params"]
     assert list(params) == ["weighting", "seed"] and params["seed"] == "range(5)"  # one method's seeds, then the next

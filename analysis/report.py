@@ -22,9 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # works fr
 from mtl_uncertainty.analysis import BaselineError, ReportError, make_report, newest_sweep
 from mtl_uncertainty.analysis.compare import DEFAULT_BASELINE, DEFAULT_MARGINS, parse_margins
 from mtl_uncertainty.analysis.equilibrium import DEFAULT_DELTA, DEFAULT_WINDOW
+from mtl_uncertainty.analysis.errors import stopped_paragraph, write_failure
 from mtl_uncertainty.analysis.publish import STUDIES
 from mtl_uncertainty.analysis.report import DECLARED
 from mtl_uncertainty.analysis.tables import METRICS
+from mtl_uncertainty.ops.interrupt import INTERRUPTED_EXIT_CODE, TERMINATED_EXIT_CODE, Terminated, stop_on_sigterm
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURE_FORMATS = ("png", "pdf", "svg")
@@ -83,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    stop_on_sigterm()
+    out: Path | str = "the report's folder"
     try:
         margins = parse_margins(args.margin)
         sweeps = args.sweeps or [newest_sweep(Path("multirun"))]
@@ -104,6 +108,15 @@ def main(argv: list[str] | None = None) -> int:
             report = make_report(sweeps, out, baseline=baseline, formats=args.format, **options)
     except ReportError as e:
         print(e, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as e:
+        cause = "Stopped by SIGTERM" if isinstance(e, Terminated) else "Interrupted"
+        print(stopped_paragraph(out, cause), file=sys.stderr)
+        return TERMINATED_EXIT_CODE if isinstance(e, Terminated) else INTERRUPTED_EXIT_CODE
+    except OSError as e:
+        if (message := write_failure(e, out)) is None:
+            raise
+        print(message, file=sys.stderr)
         return 1
     print(report.main_table_text())
     if not report.paired.empty:

@@ -57,12 +57,17 @@ def test_a_marked_block_is_rewritten_from_the_runs_and_the_rest_of_the_page_kept
         ("<!-- generated: core/nonsense -->\n<!-- end generated -->\n", "names no table"),
         ("<!-- generated: elsewhere/summary -->\n<!-- end generated -->\n", "names no table"),
         ("<!-- generated: core/summary -->\nno end marker\n", "has no <!-- end generated -->"),
-        ("<!-- generated: replication/summary -->\n<!-- end generated -->\n", "results/replication"),
     ],
 )
 def test_a_block_that_cannot_be_made_says_why(tmp_path: Path, page: str, message: str) -> None:
     with pytest.raises(ReportError, match=message):
         refresh(page, Reports(_study(tmp_path)))
+
+
+def test_a_block_of_a_study_with_no_runs_yet_says_so_and_blocks_nothing(tmp_path: Path) -> None:
+    (tmp_path / "results" / "replication" / "mnist").mkdir(parents=True)  # started, nothing finished
+    page = refresh("<!-- generated: replication/summary -->\n<!-- end generated -->\n", Reports(_study(tmp_path)))
+    assert "No committed runs in `results/replication/` yet: python src/train.py -m +experiment=replication" in page
 
 
 def test_the_check_of_the_command_line_passes_on_this_checkout() -> None:

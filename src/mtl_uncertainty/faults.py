@@ -6,7 +6,8 @@ result.json's temporary file is written, before its rename), `checkpoint_tmp@3`,
 (as the 2nd run of this process starts: between runs), `nan@5:seed=1` (make the batch of
 global step 5 NaN in runs with seed 1), `error@5:seed=1` (raise an exception at that step) or
 `full_disk@3` (from this process's 3rd file write on, every write fails with ENOSPC, as on a
-full disk: the suite's atomic writes and Hydra's saving of each job's config alike).
+full disk: the suite's atomic writes and Hydra's saving of each job's config alike) or `read_only@3` (the
+same, failing with EROFS, as on a file system mounted read-only).
 Several faults are separated by commas.
 """
 
@@ -48,22 +49,32 @@ def step_fault(kind: str, seed: int) -> int | None:
     return None
 
 
+_WRITE_FAULTS = {
+    "full_disk": (errno.ENOSPC, "No space left on device (injected)"),
+    "read_only": (errno.EROFS, "Read-only file system (injected)"),
+}
+
+
 def _full_disk_from() -> int | None:
+    """The write from which a `full_disk` or `read_only` fault makes every write fail."""
     for item in _SPEC:
         name, _, count = item.partition("@")
-        if name == "full_disk" and count.isdigit():
+        if name in _WRITE_FAULTS and count.isdigit():
             return int(count)
     return None
 
 
 def writing(path: Any) -> None:
-    """Count a file write; raise ENOSPC once a `full_disk` fault says the disk is full."""
+    """Count a file write; raise ENOSPC (EROFS) once a `full_disk` (`read_only`) fault says the disk is full
+    (read-only)."""
     start = _full_disk_from()
     if start is None:
         return
     _hits["write"] += 1
     if _hits["write"] >= start:
-        raise OSError(errno.ENOSPC, "No space left on device (injected)", str(path))
+        name = next(i.partition("@")[0] for i in _SPEC if i.partition("@")[0] in _WRITE_FAULTS)
+        code, text = _WRITE_FAULTS[name]
+        raise OSError(code, text, str(path))
 
 
 def _install_full_disk() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,11 +24,27 @@ def num(x: Any, digits: int = 4, sign: bool = False) -> str:
     return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
 
 
+TAG_START = re.compile(r"<(?=[A-Za-z!/?])")
+"""Where `<` would open an HTML tag or comment (`<b>`, `<!--`, `</p>`); a `<` before a space or digit is text."""
+
+
+def inline(value: object) -> str:
+    """Text from a result.json as it may stand inside a line of Markdown: on one line (newlines, tabs and other
+    control characters become spaces) and inert (no HTML tag or comment can open, so a label holding
+    `<!-- end generated -->` cannot end a generated block)."""
+    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in str(value))
+    return TAG_START.sub("&lt;", text)
+
+
 def markdown(df: pd.DataFrame) -> str:
-    """A Markdown table (| in values escaped)."""
-    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    """A Markdown table: every cell on one line and inert (`inline`), | in values written as /."""
+
+    def cell(v: object) -> str:
+        return inline(v).replace("|", "/")
+
+    head = "| " + " | ".join(map(cell, df.columns)) + " |"
     rule = "|" + "|".join("---" for _ in df.columns) + "|"
-    body = ["| " + " | ".join(str(v).replace("|", "/") for v in row) + " |" for row in df.itertuples(index=False)]
+    body = ["| " + " | ".join(map(cell, row)) + " |" for row in df.itertuples(index=False)]
     return "\n".join([head, rule, *body])
 
 
@@ -150,10 +168,10 @@ def floor_lines(summary: pd.DataFrame) -> list[str]:
     for _, r in groups.iterrows():
         values = tuple(float(r[c]) for c in FLOOR_COLUMNS)
         several = len(groups) > 1 and (bool(r["floors.missing"]) or differ)
-        where = f", {r['group']}" if r["group"] and several else ""
+        where = f", {inline(r['group'])}" if r["group"] and several else ""
         if r["floors.missing"]:
             lines.append(
-                f"Floors{where}: not available: {r['floors.missing']}. Compute them with "
+                f"Floors{where}: not available: {inline(r['floors.missing'])}. Compute them with "
                 "`python -m mtl_uncertainty.floors <sweep folder>` (it writes floors.json beside the runs) and make "
                 "the report again."
             )

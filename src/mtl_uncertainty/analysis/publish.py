@@ -11,10 +11,19 @@ a table of its report (`TABLES`). `refresh(text, root)` rewrites every marked bl
 results under `root`; `stale(text, root)` names the blocks whose text differs, which is what the
 test of the pages checks. Nothing here is typed by hand: a number on a page comes from a
 result.json through this code.
+
+Markers count only on lines of their own, so prose that mentions a marker inline is never taken for one.
+Everything that comes from a result.json is written inert (`displays.inline`: one line, no HTML), so no
+label can end a block, open a heading or add HTML. Pages are read as the suite reads sweep files (regular
+files, no links, size-capped). The figures docs/results.md shows are listed, with the hash of each and of
+the results they were made from, in docs/results/<study>/figures.json, which is how `--check` knows that a
+figure is missing, damaged or older than its runs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -25,11 +34,13 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from ..storage.reading import UnreadableFile, read_bytes
 from ..storage.result_schema import RESULT_FILE
 from .contents import Report
 from .displays import (
     equilibrium_display,
     floor_lines,
+    inline,
     markdown,
     num,
     paired_display,
@@ -42,8 +53,12 @@ from .report import DECLARED, build_report
 from .runs import CODE_AXIS
 from .tables import METRICS
 
-BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w-]+/[\w-]+) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
-OPENING = re.compile(r"<!-- generated: ([^>]*?) -->")
+BLOCK = re.compile(
+    r"^(<!-- generated: (?P<name>[\w-]+/[\w-]+) -->\n)(?P<body>.*?)^(<!-- end generated -->)$", re.S | re.M
+)
+OPENING = re.compile(r"^<!-- generated: ([^>\n]*?) -->$", re.M)
+MAX_PAGE_BYTES = 4 * 2**20
+"""A page of the docs is well under 100 KB."""
 
 
 @dataclass(frozen=True)
@@ -134,11 +149,11 @@ def provenance(report: Report, study: Study, root: Path) -> str:
     seeds = sorted(int(s) for s in table["seed"].unique())
     folder = root / study.folder
     size = sum(p.stat().st_size for p in folder.rglob(RESULT_FILE))
-    cpus = sorted({str(c) for c in table["cpu"].dropna()})
-    devices = sorted({str(g) for g in table["gpu"].dropna()}) or ["no GPU"]
-    commits = sorted({str(r.result.get("git", {}).get("commit", ""))[:7] for r in report.runs} - {""})
+    cpus = sorted({inline(c) for c in table["cpu"].dropna()})
+    devices = sorted({inline(g) for g in table["gpu"].dropna()}) or ["no GPU"]
+    commits = sorted({inline((r.result.get("git") or {}).get("commit") or "")[:7] for r in report.runs} - {""})
     versions = sorted(set(table[CODE_AXIS]))
-    code = f"numbers version{'s' if len(versions) > 1 else ''} {', '.join(map(str, versions))}"
+    code = f"numbers version{'s' if len(versions) > 1 else ''} {', '.join(map(inline, versions))}"
     per_cell = sorted(set(report.summary["seeds"].astype(int)))
     return (
         f"{len(report.runs)} runs in `{study.folder}/` ({size / 2**20:.1f} MB of result.json files): "
@@ -169,14 +184,14 @@ def claims(report: Report) -> str:
     paired = report.paired
     if paired.empty:
         return NO_PAIRS
-    base = _listing(list(dict.fromkeys(paired["baseline"])))
+    base = _listing([inline(b) for b in dict.fromkeys(paired["baseline"])])
     primary = paired[paired["primary"]]
     margin = paired.drop_duplicates("metric").set_index("metric")["margin"]
     margins = ", ".join(f"±{margin[m]:g} {METRICS[m][0]}" for m in METRICS if m in margin.index)
     by_row: dict[str, dict[str, list[str]]] = {}
     for r in primary.itertuples():
         also = f"; also equivalent within ±{r.margin:g}" if r.also_equivalent else ""
-        label = f"{r.row} ({r.group})" if r.group else r.row  # the row in its group (e.g. recon=false)
+        label = inline(f"{r.row} ({r.group})" if r.group else r.row)  # the row in its group (e.g. recon=false)
         by_row.setdefault(r.kind, {}).setdefault(label, []).append(
             f"{METRICS[r.metric][0]} ({_diff(r.diff, r.metric)}{also})"
         )
@@ -224,7 +239,7 @@ def _equilibrium_claims(report: Report) -> list[str]:
     kinds: dict[str, list[str]] = {"all": [], "none": [], "some": []}
     for cell, rows in eq.groupby("row", sort=False):
         kind = "all" if (rows["reached"] == rows["runs"]).all() else "none" if (rows["reached"] == 0).all() else "some"
-        kinds[kind].append(str(cell))
+        kinds[kind].append(inline(cell))
     rule = f"|s − s_eq| ≤ {report.rule.delta:g} at the last step, s_eq smoothed over {report.rule.window} steps"
     return [
         f"- **s reaches its equilibrium** ({rule}) for every task in every run: {_listing(kinds['all'])}; in no run "
@@ -262,13 +277,26 @@ class Reports:
                 f"{', '.join(STUDIES)} and a table of {', '.join(TABLES)}."
             )
         study = STUDIES[study_name]
+        if not has_runs(self.root / study.folder):  # a study not run yet, or started: its blocks say so
+            return f"No committed runs in `{study.folder}/` yet: {study.command} makes them."
         if study_name not in self._built:
             folder = self.root / study.folder
-            if not folder.is_dir():
-                raise ReportError(f"<!-- generated: {name} --> needs the committed runs in {folder}, which is missing.")
             baseline, primary = study.question(self.root)
             self._built[study_name] = build_report([folder], folder / "report", baseline=baseline, primary=primary)
         return TABLES[table](self._built[study_name], study, self.root).strip()
+
+
+def has_runs(folder: Path) -> bool:
+    """Whether a study's folder holds a result.json (a real folder, not a link; an empty one holds none)."""
+    return folder.is_dir() and not folder.is_symlink() and next(folder.rglob(RESULT_FILE), None) is not None
+
+
+def read_page(path: Path) -> str:
+    """A page's text, read as the suite reads sweep files: a regular file, never through a link, size-capped."""
+    try:
+        return read_bytes(path, MAX_PAGE_BYTES).decode("utf-8")
+    except (FileNotFoundError, UnreadableFile, UnicodeDecodeError) as e:
+        raise ReportError(f"{path} cannot be published: {e}. Restore it as a regular UTF-8 text file.") from e
 
 
 def _blocks(text: str) -> Iterator[re.Match[str]]:
@@ -307,9 +335,44 @@ FIGURES = {
 """The figures docs/results.md shows, per study; written under docs/results/<study>/."""
 
 
+MANIFEST = "figures.json"
+"""Beside a study's figures: the hash of the results they were made from and of each figure."""
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def inputs_hash(root: Path, name: str) -> str:
+    """The hash of what a study's figures are made from: every result.json and floors.json in its folder (by
+    path and content) and the question its report asks."""
+    study = STUDIES[name]
+    folder = root / study.folder
+    digest = hashlib.sha256(json.dumps([study.question(root), FIGURES[name]]).encode())
+    for path in sorted(p for p in folder.rglob("*.json") if p.name in (RESULT_FILE, "floors.json")):
+        try:
+            content = _sha256(read_bytes(path, 2**28))
+        except (OSError, UnreadableFile) as e:
+            content = f"unreadable: {e}"  # the report leaves such a run out; its hash still says it is there
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{content}\n".encode())
+    return digest.hexdigest()
+
+
+def _figure_folder(root: Path, name: str) -> Path:
+    """docs/results/<study>/, refused where a part of it is a link (figures are written inside the checkout only)."""
+    folder = root / "docs" / "results" / name
+    for part in (root / "docs", root / "docs" / "results", folder):
+        if part.is_symlink():
+            raise ReportError(
+                f"{part} is a symbolic link; the publisher writes figures only into folders of the checkout itself. "
+                "Remove the link (a real folder is made in its place) and publish again."
+            )
+    return folder
+
+
 def write_figures(root: Path) -> list[Path]:
     """Make each committed study's report in a scratch folder and keep the figures the docs show, in
-    docs/results/<study>/ (a study with no folder under results/ yet has none)."""
+    docs/results/<study>/, with their manifest (a study with no runs under results/ yet has none)."""
     import tempfile
 
     from ..storage.atomic import write_atomic
@@ -318,14 +381,45 @@ def write_figures(root: Path) -> list[Path]:
     written = []
     for name, wanted in FIGURES.items():
         study = STUDIES[name]
-        if not (root / study.folder).is_dir():
+        if not has_runs(root / study.folder):
             continue
+        folder = _figure_folder(root, name)
+        listed: dict[str, str] = {}
         with tempfile.TemporaryDirectory(prefix=f"publish-{name}-") as scratch:
             baseline, primary = study.question(root)
             report = make_report([root / study.folder], Path(scratch), baseline=baseline, primary=primary)
             for figure in wanted:
                 for made in report.figures.get(figure, []):
-                    target = root / "docs" / "results" / name / made.name
-                    write_atomic(target, made.read_bytes())
-                    written.append(target)
+                    data = made.read_bytes()
+                    write_atomic(folder / made.name, data)
+                    listed[made.name] = _sha256(data)
+                    written.append(folder / made.name)
+        manifest = {"inputs": inputs_hash(root, name), "figures": dict(sorted(listed.items()))}
+        write_atomic(folder / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())
     return written
+
+
+def stale_figures(root: Path) -> list[str]:
+    """What is wrong with the figures the docs show: a manifest or figure missing, a figure whose bytes are not
+    the ones published, or figures made from other results than the committed ones."""
+    problems = []
+    for name in FIGURES:
+        if not has_runs(root / STUDIES[name].folder):
+            continue
+        folder = root / "docs" / "results" / name
+        try:
+            manifest = json.loads(read_bytes(folder / MANIFEST, 2**20))
+            inputs, figures = manifest["inputs"], dict(manifest["figures"])
+        except (OSError, UnreadableFile, ValueError, KeyError, TypeError) as e:
+            problems.append(f"docs/results/{name}/{MANIFEST}: missing or unreadable ({type(e).__name__})")
+            continue
+        if inputs != inputs_hash(root, name):
+            problems.append(f"docs/results/{name}/: made from other results than {STUDIES[name].folder}/ holds")
+        for figure, digest in figures.items():
+            try:
+                ok = _sha256(read_bytes(folder / str(figure), 2**28)) == digest
+            except (OSError, UnreadableFile):
+                ok = False
+            if not ok:
+                problems.append(f"docs/results/{name}/{figure}: missing or not the published figure")
+    return problems

@@ -1,5 +1,6 @@
 """Every field of a real result.json changed to every JSON type, one at a time: the runner's resume check,
-the sweep's summary and the report each use the run or leave it out with a reason, and never crash."""
+the sweep's summary, the report and the publisher each use the run or leave it out with a reason, and never
+crash."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from mtl_uncertainty.analysis.errors import ReportError
+from mtl_uncertainty.analysis.publish import TABLES, Reports
 from mtl_uncertainty.analysis.report import build_report
 from mtl_uncertainty.analysis.runs import Excluded, read_run
 from mtl_uncertainty.ops.sweep import summarize
@@ -168,3 +171,21 @@ def test_a_sweep_over_planted_results_sets_each_aside_and_trains_it_again(tmp_pa
         assert len(aside) == 1 and len(aside[0]) < 80 and "\x00" not in aside[0], (seed, aside)
         assert json.loads(path.read_text())["status"] == "completed"
     assert not list(tmp_path.glob("x*")) and not list(sweep.glob("x*"))  # nothing was set aside outside its folder
+
+
+def test_publishing_a_study_of_every_mutant_makes_each_table_or_says_why(
+    tmp_path: Path, whole: tuple[Any, dict[str, Any]]
+) -> None:
+    """The publisher over a committed study holding every mutant (and the whole run): each block it can show is
+    made, or refused with a ReportError that says why; no field of a result.json makes it crash."""
+    _, doc = whole
+    study = tmp_path / "results" / "core" / "mnist"
+    _plant(study / "whole", doc, doc)
+    for i, (_, mutant) in enumerate(mutants(doc)):
+        _plant(study / str(i), mutant, doc)
+    reports = Reports(tmp_path)
+    for table in TABLES:
+        try:
+            assert reports.table(f"core/{table}").strip(), table
+        except ReportError as e:
+            assert str(e), table

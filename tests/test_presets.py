@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -150,3 +151,52 @@ def test_a_search_that_cannot_run_is_refused_in_one_paragraph(
     proc = run_cli(*args, f"hydra.sweep.dir={sweep}")
     assert proc.returncode == 1 and says in proc.stderr and "nothing was run" in proc.stderr, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and not sweep.exists()
+
+
+def _search(root: Path, sweep: Path, *extra: str, env: dict[str, str] | None = None) -> Any:
+    args = ["-m", "+experiment=tune_fixed", *tiny_overrides(root), "data.val_size=128", "hydra.sweeper.n_trials=4"]
+    return run_cli(*args, "hydra.sweeper.n_jobs=2", f"hydra.sweep.dir={sweep}", *extra, env=env)
+
+
+def _trials(sweep: Path) -> dict[tuple[float, float], bytes]:
+    """(λ_cls10, λ_recon) → the bytes of that trial's result.json."""
+    out = {}
+    for path in sweep.rglob("result.json"):
+        w = json.loads(path.read_text())["config"]["weighting"]["weights"]
+        out[(w["cls10"], w["recon"])] = path.read_bytes()
+    return out
+
+
+@pytest.mark.slow
+def test_a_search_killed_half_way_resumes_with_its_finished_trials_kept(tmp_path: Path, synthetic_root: Path) -> None:
+    """Killed as its third trial starts, the same command finishes the search: the two finished trials are read
+    back, not trained again, and the four trials are those of a search never stopped (the seeded sampler
+    proposes them again)."""
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert _search(synthetic_root, whole).returncode == 0
+    first = _search(synthetic_root, killed, env={"MTL_UNCERTAINTY_FAULT": "run_start@3"})
+    assert first.returncode != 0
+    before = _trials(killed)
+    assert len(before) == 2
+    again = _search(synthetic_root, killed)
+    assert again.returncode == 0, again.stderr[-3000:]
+    after = _trials(killed)
+    assert set(after) == set(_trials(whole)) and len(after) == 4
+    assert all(after[k] == v for k, v in before.items())  # finished trials kept byte for byte
+    assert (again.stdout + again.stderr).count("already completed") >= 2
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_search_through_its_storage(tmp_path: Path, synthetic_root: Path) -> None:
+    """Two searches on one Optuna storage, each with its own sampler seed and folder: the second sees the first's
+    trials, so the study holds all eight and each worker's trials are its own."""
+    optuna = pytest.importorskip("optuna")
+    storage = f"sqlite:///{tmp_path / 'search.db'}"
+    for worker in (0, 1):
+        extra = (f"hydra.sweeper.storage={storage}", f"hydra.sweeper.sampler.seed={worker}")
+        proc = _search(synthetic_root, tmp_path / f"worker{worker}", *extra)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    study = optuna.load_study(study_name="tune_fixed_mnist", storage=storage)
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) == 8
+    assert len(set(_trials(tmp_path / "worker0")) | set(_trials(tmp_path / "worker1"))) == 8

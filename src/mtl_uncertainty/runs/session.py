@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ import torch
 from omegaconf import DictConfig
 
 from .. import faults
-from ..config import to_plain
+from ..config import hashed_config, to_plain
 from ..data.floors import mean_pixel
 from ..data.splits import Data, steps_per_epoch
 from ..model import build_model
@@ -30,7 +30,7 @@ from .checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from .folder import JobLock, remove_leftovers
 from .result import device_info, git_commit, library_versions, write_json_atomic
 from .resume import RunIdentity
-from .tensorboard_log import TensorBoardLog
+from .trackers import EpochLog, RunInfo, Tracker, epoch_metrics, open_trackers
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,8 @@ class Session:
     earlier_threads: tuple[int | None, ...] = ()  # the PyTorch thread count of each segment before this one
     earlier_sources: tuple[str | None, ...] = ()  # the source hash of each segment before this one (None: unrecorded)
     label: str = ""  # the run's name in log lines, where several runs share one log
-    tensorboard: TensorBoardLog | None = None
+    trackers: tuple[Tracker, ...] = ()  # logger=...: TensorBoard, csv, W&B, MLflow; fed each epoch and at the end
+    tracker_runs: dict[str, str] = field(default_factory=dict)  # tracker name → its run id, from the checkpoint
     finished: bool = False  # its result.json (completed, diverged or failed) is written: its lock file goes
 
     @property
@@ -90,6 +91,7 @@ class Session:
             "resumed_at": list(self.resumed_at),
             "threads_by_segment": self.threads_by_segment(),
             "code": self.code(),
+            "trackers": {**self.tracker_runs, **{t.name: t.run_id for t in self.trackers if t.run_id is not None}},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -108,6 +110,7 @@ class Session:
         self.earlier_threads = tuple(known) if known is not None else (None,) * len(self.resumed_at)
         sources = (state.get("code") or {}).get("source_by_segment")  # absent before checkpoints recorded their code
         self.earlier_sources = tuple(sources) if sources is not None else (None,) * len(self.resumed_at)
+        self.tracker_runs = dict(state.get("trackers") or {})  # absent before runs logged to trackers
 
     def code(self) -> dict[str, Any]:
         """The code that computes this run (its identity's), and the source of each segment of its training."""
@@ -122,8 +125,9 @@ class Session:
         self.train_s += train_s
         self.eval_s += eval_s
         finite = self.record.add_epoch(epoch, rows, evals, {"train": train_s, "eval": eval_s})
-        if self.tensorboard is not None:  # before the checkpoint: a resumed run purges what follows it
-            self.tensorboard.add_epoch((epoch - 1) * len(rows), rows, evals)
+        metrics = epoch_metrics(self.record.history[-1]) if finite else None
+        for tracker in self.trackers:  # before the checkpoint: a resumed run drops what follows it
+            tracker.epoch(EpochLog(epoch, (epoch - 1) * len(rows), rows, evals, metrics))
         if not finite:
             d = self.record.divergence
             log.warning("%sdiverged at step %d: %s", self.prefix, d["step"], d["losses"])
@@ -192,9 +196,14 @@ class Session:
         else:
             log.warning("%s%s at step %s", self.prefix, result["status"], (result["divergence"] or {}).get("step"))
 
+    def end_logs(self, result: dict[str, Any]) -> None:
+        """Tell the trackers the run is over (completed or diverged), with its result."""
+        for tracker in self.trackers:
+            tracker.end(result)
+
     def close_logs(self) -> None:
-        if self.tensorboard is not None:
-            self.tensorboard.close()
+        for tracker in self.trackers:
+            tracker.close()
 
     def release(self) -> None:
         """Let other processes train this run's folder (after its result is written)."""
@@ -311,7 +320,26 @@ def _open(
     if state is not None:
         session.load_state_dict(state)
         log.info("%s: resuming after epoch %d", out_dir, session.epoch)
-    if cfg.logger.tensorboard:
-        resume_step = session.epoch * trainer.steps_per_epoch
-        session.tensorboard = TensorBoardLog(out_dir, record.tasks, trainer.layout, resume_step)
+    session.trackers = tuple(open_trackers(cfg.logger, _run_info(session), trainer.steps_per_epoch))
     return session
+
+
+def _run_info(session: Session) -> RunInfo:
+    """The run as its trackers show it: named by its job folder's key=value parts (else the folder's name)."""
+    out_dir, identity = session.out_dir, session.identity
+    parts = [p for p in out_dir.resolve().parts if "=" in p]
+    return RunInfo(
+        out_dir=out_dir,
+        name="/".join(parts) or out_dir.resolve().name,
+        identity={
+            "config_hash": identity.config_hash,
+            "data_hash": identity.data_hash,
+            "numbers_version": identity.numbers_version,
+            "job_dir": str(out_dir.resolve()),
+        },
+        params=hashed_config(session.cfg),
+        tasks=session.record.tasks,
+        layout=session.trainer.layout,
+        resumed_epoch=session.epoch,
+        run_ids=session.tracker_runs,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import struct
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,23 @@ def test_a_resumed_csv_keeps_the_rows_to_its_checkpoint_and_drops_later_ones(
     logged = rows(tmp_path)
     assert [r["epoch"] for r in logged] == ["1", "2"] and logged[0] == first
     assert float(logged[1]["test/acc_cls10"]) == pytest.approx(result["history"][1]["test"]["acc_cls10"])
+
+
+def test_a_tracker_that_fails_is_left_out_and_the_run_goes_on(
+    tmp_path: Path, synthetic_root: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mtl_uncertainty.runs.trackers.csv_log import CsvLog
+
+    def server_gone(self: CsvLog, log: Any) -> None:
+        raise ConnectionError("the tracking server went away")
+
+    monkeypatch.setattr(CsvLog, "epoch", server_gone)
+    with caplog.at_level(logging.ERROR):
+        result = run(compose_cfg(*tiny_overrides(synthetic_root), TWO_EPOCHS, "logger=[tensorboard,csv]"), tmp_path)
+    assert result["status"] == "completed" and len(result["history"]) == 2
+    assert caplog.text.count("could not log epoch 1 to csv (ConnectionError: the tracking server went away)") == 1
+    assert "epoch 2 to csv" not in caplog.text  # left out after its first failure
+    assert event_files(tmp_path)  # the other tracker goes on
 
 
 def test_tensorboard_shows_the_hyperparameters_and_the_end(tmp_path: Path, synthetic_root: Path) -> None:

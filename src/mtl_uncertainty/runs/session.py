@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -126,8 +128,9 @@ class Session:
         self.eval_s += eval_s
         finite = self.record.add_epoch(epoch, rows, evals, {"train": train_s, "eval": eval_s})
         metrics = epoch_metrics(self.record.history[-1]) if finite else None
-        for tracker in self.trackers:  # before the checkpoint: a resumed run drops what follows it
-            tracker.epoch(EpochLog(epoch, (epoch - 1) * len(rows), rows, evals, metrics))
+        epoch_log = EpochLog(epoch, (epoch - 1) * len(rows), rows, evals, metrics)
+        # Before the checkpoint: a resumed run's trackers drop what a killed process logged after it.
+        self._feed(f"epoch {epoch}", lambda tracker: tracker.epoch(epoch_log))
         if not finite:
             d = self.record.divergence
             log.warning("%sdiverged at step %d: %s", self.prefix, d["step"], d["losses"])
@@ -198,8 +201,27 @@ class Session:
 
     def end_logs(self, result: dict[str, Any]) -> None:
         """Tell the trackers the run is over (completed or diverged), with its result."""
+        self._feed("the end", lambda tracker: tracker.end(result))
+
+    def _feed(self, what: str, call: Callable[[Tracker], None]) -> None:
+        """Give each tracker `what`; one that fails (a server gone) is logged and left out, never costing the run."""
         for tracker in self.trackers:
-            tracker.end(result)
+            try:
+                call(tracker)
+            except Exception as e:
+                log.error(
+                    "%scould not log %s to %s (%s: %s); it gets nothing more from this run, which goes on",
+                    self.prefix,
+                    what,
+                    tracker.name,
+                    type(e).__name__,
+                    e,
+                )
+                if tracker.run_id is not None:
+                    self.tracker_runs[tracker.name] = tracker.run_id
+                self.trackers = tuple(t for t in self.trackers if t is not tracker)
+                with contextlib.suppress(Exception):
+                    tracker.close()
 
     def close_logs(self) -> None:
         for tracker in self.trackers:

@@ -226,7 +226,8 @@ def test_help_shows_the_suites_groups_presets_and_commands() -> None:
         assert text in proc.stdout, text
     groups = proc.stdout.split("== Configuration groups (group=option) ==")[1].split("== Config")[0].split()
     assert "schema/weighting:" not in groups and not any(g.startswith("schema") for g in groups)  # the typed schemas
-    assert [g for g in groups if g.endswith(":")] == ["dataset:", "experiment:", "sigma_init:", "weighting:"]
+    assert [g for g in groups if g.endswith(":")] == ["dataset:", "experiment:", "logger:", "sigma_init:", "weighting:"]
+    assert "logger: csv, mlflow, tensorboard, wandb" in proc.stdout
 
 
 def test_hydras_own_compose_api_works_in_a_fresh_interpreter_with_no_suite_import() -> None:

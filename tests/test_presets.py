@@ -55,6 +55,8 @@ def test_a_grid_preset_runs_every_job_and_reports(
 ) -> None:
     sweep = tmp_path / "sweep"
     args = ["-m", f"+experiment={preset}", *tiny_overrides(synthetic_root), "seed=0", f"hydra.sweep.dir={sweep}"]
+    if preset == "methods":  # the learning regime's validation split, at the synthetic data's size
+        args.append("data.val_size=64")
     proc = run_cli(*args, "dataset=fashion_mnist")
     assert proc.returncode == 0, proc.stderr[-3000:]
     found = results(sweep)

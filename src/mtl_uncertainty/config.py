@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import math
 import re
@@ -76,11 +77,43 @@ class RecordConfig:
     trajectory_every: int = 1  # record s, σ, weights and task losses every this many steps
 
 
+WANDB_MODES = ("online", "offline", "disabled")
+
+
+@dataclass
+class WandbConfig:
+    """A Weights & Biases run per job (logger=wandb; pip install -e ".[wandb]"), made with wandb.init."""
+
+    project: str = "mtl-uncertainty"  # the W&B project the runs go to
+    entity: str | None = None  # the W&B user or team; null: your default entity
+    mode: str | None = None  # online | offline (files only; upload later with wandb sync) | disabled; null: WANDB_MODE,
+    # else online
+    dir: str | None = None  # where W&B keeps its files (a wandb/ folder inside); null: WANDB_DIR, else the job folder
+    group: str | None = None  # groups runs in the W&B UI (e.g. a study's name); null: none
+    tags: list[str] = field(default_factory=list)  # tags of every run
+
+
+@dataclass
+class MlflowConfig:
+    """An MLflow run per job (logger=mlflow; pip install -e ".[mlflow]"), made with MlflowClient."""
+
+    tracking_uri: str | None = None  # e.g. http://host:5000, sqlite:///mlflow.db, file:./mlruns; null:
+    # MLFLOW_TRACKING_URI, else MLflow's default (MLflow 3 refuses a file: store unless MLFLOW_ALLOW_FILE_STORE=true)
+    experiment: str = "mtl-uncertainty"  # the experiment the runs go to (created when missing)
+
+
 @dataclass
 class LoggerConfig:
-    """What a run shows and logs besides result.json; changes no result."""
+    """What a run shows and logs besides result.json; changes no result (not hashed).
 
-    tensorboard: bool = True  # TensorBoard events in the job folder: tensorboard --logdir multirun/<sweep>
+    The trackers are the options of the logger group (conf/logger/): logger=tensorboard (the default),
+    logger=csv, logger=[tensorboard,csv,wandb,mlflow] for several; each option switches its key on.
+    """
+
+    tensorboard: bool = False  # TensorBoard events and hparams in the job folder: tensorboard --logdir multirun/<sweep>
+    csv: bool = False  # metrics.csv in the job folder: a row per epoch, its metrics and the weighting's values
+    wandb: WandbConfig | None = None  # a W&B run per job; null: none
+    mlflow: MlflowConfig | None = None  # an MLflow run per job; null: none
     progress: str = "auto"  # auto: a progress bar on a terminal, log lines otherwise | bar | log
     heartbeat_s: float = 60.0  # without a bar: a log line every this many seconds while a run trains (0: none)
 
@@ -244,8 +277,21 @@ def _problems(cfg: DictConfig) -> list[str]:
             f"logger.progress={cfg.logger.progress} is not a progress display; use auto, bar or log",
         ),
         (
+            cfg.logger.wandb is None or cfg.logger.wandb.mode in (None, *WANDB_MODES),
+            f"logger.wandb.mode={(cfg.logger.wandb or {}).get('mode')} is not a W&B mode; use "
+            + ", ".join(WANDB_MODES),
+        ),
+        (
             cfg.resume.other_source in OTHER_SOURCE,
             f"resume.other_source={cfg.resume.other_source} is not a choice; use {', '.join(OTHER_SOURCE)}",
+        ),
+        *(
+            (
+                cfg.logger[name] is None or importlib.util.find_spec(name) is not None,
+                f"logger={name} needs the {name} package, which is not installed here; install it with "
+                f'pip install -e ".[{name}]" (or pip install {name}), or leave {name} out of logger=[...]',
+            )
+            for name in ("wandb", "mlflow")
         ),
         (
             DEVICE_PATTERN.fullmatch(cfg.device) is not None,
@@ -288,8 +334,8 @@ def to_plain(cfg: DictConfig) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # type: ignore[return-value]
 
 
-def config_hash(cfg: DictConfig) -> str:
-    """A short, stable hash of everything in `cfg` that changes what a run computes."""
+def hashed_config(cfg: DictConfig) -> dict[str, Any]:
+    """Everything in `cfg` that changes what a run computes (its hyperparameters), as plain data."""
     plain = to_plain(cfg)
     for key in _NOT_HASHED:
         head, _, tail = key.partition(".")
@@ -298,7 +344,12 @@ def config_hash(cfg: DictConfig) -> str:
         head, _, tail = key.partition(".")
         if plain.get(head, {}).get(tail) == before:
             del plain[head][tail]
-    text = json.dumps(plain, sort_keys=True, separators=(",", ":"))
+    return plain
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """A short, stable hash of everything in `cfg` that changes what a run computes."""
+    text = json.dumps(hashed_config(cfg), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -73,9 +73,10 @@ def ungrouped_keys(overrides: Sequence[str], conf_dir: Path) -> str | None:
 
 
 def _given_options(override: Override) -> list[str]:
-    """The option names an override of a group picks: one, or each of a choice sweep (`a,b`)."""
+    """The option names an override of a group picks: one, each of a list (`[a,b]`) or of a choice sweep (`a,b`)."""
     if not override.is_sweep_override():
-        return [override.get_value_element_as_str()]
+        value = override.value()
+        return [str(v) for v in value] if isinstance(value, list) else [override.get_value_element_as_str()]
     try:
         return list(override.sweep_string_iterator())
     except HydraException:  # a glob or a range: Hydra expands and checks it itself

@@ -6,7 +6,7 @@
 - `session`: one run in progress (network, weighting, optimiser, record), checkpointed every epoch;
 - `loop`: the epoch loop that drives one session or a stack of them, and writes each result;
 - `result`: result.json's writing and the facts about the environment it records;
-- `progress`, `tensorboard_log`: what a run shows while it trains.
+- `progress`: what a run shows while it trains; `trackers`: where its metrics go besides result.json (logger=...).
 
 May import: `config`, `data`, `model`, `weighting`, `training`, `storage`, `tasks`, `seeding`,
 `errors`, `faults`. Never `ops` (Hydra) or `analysis`.

@@ -104,6 +104,8 @@ def _train(sessions: Sequence[Session], data: Data, engine: Callable[[list[Train
                     epoch, {"test acc": float(np.mean([s.record.history[-1]["test"]["acc_cls10"] for s in live]))}
                 )
             results = [s.result(s.final_train(data)) for s in sessions]
+            for s, result in zip(sessions, results):
+                s.end_logs(result)
     except Exception as e:
         for s in sessions:
             s.write_failure(e)

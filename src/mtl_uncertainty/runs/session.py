@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import traceback
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ import torch
 from omegaconf import DictConfig
 
 from .. import faults
-from ..config import to_plain
+from ..config import hashed_config, to_plain
 from ..data.floors import mean_pixel
 from ..data.splits import Data, steps_per_epoch
 from ..model import build_model
@@ -30,7 +32,7 @@ from .checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from .folder import JobLock, remove_leftovers
 from .result import device_info, git_commit, library_versions, write_json_atomic
 from .resume import RunIdentity
-from .tensorboard_log import TensorBoardLog
+from .trackers import EpochLog, RunInfo, Tracker, epoch_metrics, open_trackers
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,8 @@ class Session:
     earlier_threads: tuple[int | None, ...] = ()  # the PyTorch thread count of each segment before this one
     earlier_sources: tuple[str | None, ...] = ()  # the source hash of each segment before this one (None: unrecorded)
     label: str = ""  # the run's name in log lines, where several runs share one log
-    tensorboard: TensorBoardLog | None = None
+    trackers: tuple[Tracker, ...] = ()  # logger=...: TensorBoard, csv, W&B, MLflow; fed each epoch and at the end
+    tracker_runs: dict[str, str] = field(default_factory=dict)  # tracker name → its run id, from the checkpoint
     finished: bool = False  # its result.json (completed, diverged or failed) is written: its lock file goes
 
     @property
@@ -90,6 +93,7 @@ class Session:
             "resumed_at": list(self.resumed_at),
             "threads_by_segment": self.threads_by_segment(),
             "code": self.code(),
+            "trackers": {**self.tracker_runs, **{t.name: t.run_id for t in self.trackers if t.run_id is not None}},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -108,6 +112,7 @@ class Session:
         self.earlier_threads = tuple(known) if known is not None else (None,) * len(self.resumed_at)
         sources = (state.get("code") or {}).get("source_by_segment")  # absent before checkpoints recorded their code
         self.earlier_sources = tuple(sources) if sources is not None else (None,) * len(self.resumed_at)
+        self.tracker_runs = dict(state.get("trackers") or {})  # absent before runs logged to trackers
 
     def code(self) -> dict[str, Any]:
         """The code that computes this run (its identity's), and the source of each segment of its training."""
@@ -122,8 +127,10 @@ class Session:
         self.train_s += train_s
         self.eval_s += eval_s
         finite = self.record.add_epoch(epoch, rows, evals, {"train": train_s, "eval": eval_s})
-        if self.tensorboard is not None:  # before the checkpoint: a resumed run purges what follows it
-            self.tensorboard.add_epoch((epoch - 1) * len(rows), rows, evals)
+        metrics = epoch_metrics(self.record.history[-1]) if finite else None
+        epoch_log = EpochLog(epoch, (epoch - 1) * len(rows), rows, evals, metrics)
+        # Before the checkpoint: a resumed run's trackers drop what a killed process logged after it.
+        self._feed(f"epoch {epoch}", lambda tracker: tracker.epoch(epoch_log))
         if not finite:
             d = self.record.divergence
             log.warning("%sdiverged at step %d: %s", self.prefix, d["step"], d["losses"])
@@ -192,9 +199,33 @@ class Session:
         else:
             log.warning("%s%s at step %s", self.prefix, result["status"], (result["divergence"] or {}).get("step"))
 
+    def end_logs(self, result: dict[str, Any]) -> None:
+        """Tell the trackers the run is over (completed or diverged), with its result."""
+        self._feed("the end", lambda tracker: tracker.end(result))
+
+    def _feed(self, what: str, call: Callable[[Tracker], None]) -> None:
+        """Give each tracker `what`; one that fails (a server gone) is logged and left out, never costing the run."""
+        for tracker in self.trackers:
+            try:
+                call(tracker)
+            except Exception as e:
+                log.error(
+                    "%scould not log %s to %s (%s: %s); it gets nothing more from this run, which goes on",
+                    self.prefix,
+                    what,
+                    tracker.name,
+                    type(e).__name__,
+                    e,
+                )
+                if tracker.run_id is not None:
+                    self.tracker_runs[tracker.name] = tracker.run_id
+                self.trackers = tuple(t for t in self.trackers if t is not tracker)
+                with contextlib.suppress(Exception):
+                    tracker.close()
+
     def close_logs(self) -> None:
-        if self.tensorboard is not None:
-            self.tensorboard.close()
+        for tracker in self.trackers:
+            tracker.close()
 
     def release(self) -> None:
         """Let other processes train this run's folder (after its result is written)."""
@@ -311,7 +342,26 @@ def _open(
     if state is not None:
         session.load_state_dict(state)
         log.info("%s: resuming after epoch %d", out_dir, session.epoch)
-    if cfg.logger.tensorboard:
-        resume_step = session.epoch * trainer.steps_per_epoch
-        session.tensorboard = TensorBoardLog(out_dir, record.tasks, trainer.layout, resume_step)
+    session.trackers = tuple(open_trackers(cfg.logger, _run_info(session), trainer.steps_per_epoch))
     return session
+
+
+def _run_info(session: Session) -> RunInfo:
+    """The run as its trackers show it: named by its job folder's key=value parts (else the folder's name)."""
+    out_dir, identity = session.out_dir, session.identity
+    parts = [p for p in out_dir.resolve().parts if "=" in p]
+    return RunInfo(
+        out_dir=out_dir,
+        name="/".join(parts) or out_dir.resolve().name,
+        identity={
+            "config_hash": identity.config_hash,
+            "data_hash": identity.data_hash,
+            "numbers_version": identity.numbers_version,
+            "job_dir": str(out_dir.resolve()),
+        },
+        params=hashed_config(session.cfg),
+        tasks=session.record.tasks,
+        layout=session.trainer.layout,
+        resumed_epoch=session.epoch,
+        run_ids=session.tracker_runs,
+    )

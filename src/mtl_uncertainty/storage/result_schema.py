@@ -52,6 +52,7 @@ CONFIG = obj(
         "data": obj({"root": STR, "download": BOOL, "verify": BOOL, "val_size": INT}, rest=SCALAR),
         "record": obj({"trajectory_every": INT}, rest=SCALAR),
         "report": obj({"baseline": optional(STR), "primary": optional(list_of(STR))}),
+        "logger": map_of(one_of(SCALAR, optional(map_of(one_of(SCALAR, list_of(STR)))))),  # a tracker: its settings
     },
     rest=_CONFIG_SECTION,
     required=("dataset", "weighting", "recon", "seed", "train"),

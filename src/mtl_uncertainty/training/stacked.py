@@ -180,7 +180,7 @@ class StackedTrainer:
         out = functional_call(self.model, (params, buffers), (x,), {"reconstruct": self.reconstruct})
         return task_losses(out, x, y3, y10), correct_counts(out, y3, y10)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def evaluate(self, split: Split, batch_size: int) -> list[dict[str, float | None]]:
         """Each run's mean task losses and accuracies over a whole split."""
         sums = torch.zeros(self.size, len(TASKS) + 2, device=split.images.device)

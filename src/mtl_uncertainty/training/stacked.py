@@ -36,8 +36,9 @@ PER_RUN_KEYS = ("seed", "sigma_init", "model")
 
 
 def can_stack(cfg: DictConfig) -> bool:
-    """Whether the run's weighting method can train inside a stack."""
-    return WEIGHTINGS[cfg.weighting.name].stackable
+    """Whether the run can train inside a stack: its weighting method can, and it computes in fp32 or tf32 (a
+    stack's step has no autocast, so bf16 runs train alone)."""
+    return WEIGHTINGS[cfg.weighting.name].stackable and cfg.speed.precision != "bf16"
 
 
 def stack_key(cfg: DictConfig, epoch: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import math
 import os
@@ -143,6 +144,26 @@ def cpu_threads(requested: int | None, parallel_runs: int = 1, machine: MachineL
         threads, "" if threads == 1 else "s", machine.cores, machine.load, machine.own, parallel_runs,
     )  # fmt: skip
     return threads
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+"""glibc's mallopt parameters (malloc.h)."""
+
+
+def keep_freed_memory() -> bool:
+    """Have glibc's malloc keep freed blocks for the next step instead of returning them to the kernel.
+
+    A training step allocates and frees activations of up to 13 MB (25 MB an evaluation batch of 500):
+    by default glibc maps each from the kernel afresh and unmaps it when freed, so every step faults in
+    thousands of zeroed pages (5,000-10,000 a step, 12,000 an evaluation batch, measured). Raising the
+    mmap threshold to its largest (32 MB) and the trim threshold keeps those blocks in the heap for
+    reuse. Only where memory comes from changes, never what is computed. False where there is no glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 512 << 20))
 
 
 def uses_cuda_graphs(cfg: DictConfig, device: torch.device, graphable: bool) -> bool:

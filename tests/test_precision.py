@@ -8,13 +8,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from mtl_uncertainty.analysis.cells import find_axes
-from mtl_uncertainty.config import ConfigError, config_hash, validate
+from mtl_uncertainty.config import PRECISIONS, ConfigError, config_hash, validate
+from mtl_uncertainty.ops.naming import job_dirname
 from mtl_uncertainty.run import run
 from mtl_uncertainty.training import devices
 from mtl_uncertainty.training.stacked import can_stack
-from tests.conftest import compose_cfg, tiny_overrides
+from tests.conftest import CONF, compose_cfg, tiny_overrides
 
 
 def test_fp32_keeps_the_hash_and_the_others_are_runs_of_their_own() -> None:
@@ -73,3 +75,10 @@ def test_the_report_never_pools_precisions() -> None:
         }
     )
     assert find_axes(df) == ["config.speed.precision"]
+
+
+def test_a_sweep_over_precisions_gives_each_its_own_folder() -> None:
+    exclude = list(OmegaConf.load(CONF / "config.yaml").hydra.job.config.override_dirname.exclude_keys)
+    jobs = [["weighting=learnable", f"speed.precision={p}", "speed.threads=1"] for p in PRECISIONS]
+    names = {job_dirname(job, exclude) for job in jobs}
+    assert len(names) == len(PRECISIONS) and not any("threads" in n for n in names), names

@@ -5,8 +5,13 @@
     python bench/bench.py --data ../shared/data --sweep         # GPU: also the 40-run sweep, one 10-epoch run
 
 Each round trains one epoch (235 steps of 256 images) with the naive port (bench/naive_port.py:
-DataLoader, `.item()` every step) and one with the suite's trainer, alternating so both see the
-same machine load; it prints ms per step, images per second and the ratio (median over rounds).
+DataLoader, `.item()` every step), one with the suite's trainer in fp32 and, where the CPU has
+bf16 (AVX512-BF16 or AMX) or on a GPU, one in speed.precision=bf16 (autocast), then times a 1024² sgemm, all in
+turn so that each sees the same machine load. It prints ms per step, images per second, the
+ratios (median over rounds) and the step's floor: its FLOPs (forward and backward, counted) at the
+sgemm's rate, the fastest the step could be if every FLOP ran as fast as a large matrix product.
+The process keeps freed memory for reuse, as the suite's runs do (training.devices.keep_freed_memory);
+the naive port, trained in the same process, gains from that too.
 On a GPU it also checks that the fast paths (CUDA graphs, stacked runs) reach the metrics of the
 plain sequential path, and with --sweep times the researcher's real job end to end.
 """
@@ -29,13 +34,19 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "bench")]
 import torch  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 import naive_port  # noqa: E402
 from mtl_uncertainty.data.datasets import read  # noqa: E402
 from mtl_uncertainty.data.splits import Data, data_files, dataset_facts, load_data  # noqa: E402
 from mtl_uncertainty.runs.resume import prepare  # noqa: E402
 from mtl_uncertainty.runs.session import Session, open_session  # noqa: E402
-from mtl_uncertainty.training.devices import resolve_device, uses_cuda_graphs  # noqa: E402
+from mtl_uncertainty.training.devices import (  # noqa: E402
+    keep_freed_memory,
+    precision_problem,
+    resolve_device,
+    uses_cuda_graphs,
+)
 from mtl_uncertainty.training.stacked import StackedTrainer  # noqa: E402
 
 SWEEP = ["weighting=learnable,fixed", "recon=true,false", "seed=range(10)"]
@@ -72,23 +83,73 @@ def suite_session(data: str, device: torch.device, *overrides: str) -> tuple[Ses
     return session, loaded
 
 
+def step_flops(session: Session) -> int:
+    """FLOPs of one training step (forward and backward of a full batch), as torch's flop counter counts them."""
+    trainer = session.trainer
+    with FlopCounterMode(display=False) as counter:
+        trainer.step(torch.arange(trainer.batch_size, device=trainer.train.images.device), trainer._step_index[0])
+    return counter.get_total_flops()
+
+
+def sgemm_gflops(device: torch.device, n: int = 1024, reps: int = 5) -> float:
+    """The rate of an n² fp32 matrix product at this call's thread count (median of `reps`), in GFLOP/s."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    a @ b  # warm-up
+    times = []
+    for _ in range(reps):
+        sync(device)
+        t0 = time.perf_counter()
+        a @ b
+        sync(device)
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def time_suite_epoch(session: Session, epoch: int, device: torch.device) -> float:
+    """Seconds per step of one epoch of the suite's trainer (in its run's speed.precision)."""
+    sync(device)
+    t0 = time.perf_counter()
+    session.trainer.train_epoch(epoch)  # ends by reading its metrics back: a full sync
+    return (time.perf_counter() - t0) / session.trainer.steps_per_epoch
+
+
 def time_epochs(data: str, device: torch.device, rounds: int) -> dict:
     cfg = config(f"data.root={data}")
     arrays = read(data_files(cfg), dataset_facts(cfg))
     images = torch.from_numpy(arrays["train-images-idx3-ubyte"].copy())
     labels = torch.from_numpy(arrays["train-labels-idx1-ubyte"].copy())
     session, _ = suite_session(data, device)
+    bf16 = precision_problem("bf16", device) is None  # a CPU with AVX512-BF16 or AMX, a GPU with bf16
+    bf16_session = suite_session(data, device, "speed.precision=bf16")[0] if bf16 else None
     steps = session.trainer.steps_per_epoch
-    naive, suite = [], []
+    flops = step_flops(suite_session(data, device)[0])
+    naive, suite, suite_bf16, gflops = [], [], [], []
     for r in range(1, rounds + 1):
         naive.append(naive_port.train(images, labels, device, steps, seed=r)["seconds"] / steps)
-        sync(device)
-        t0 = time.perf_counter()
-        session.trainer.train_epoch(r)  # ends by reading its metrics back: a full sync
-        suite.append((time.perf_counter() - t0) / steps)
-        print(f"  round {r}: naive {naive[-1] * 1e3:.2f} ms/step, suite {suite[-1] * 1e3:.2f} ms/step", flush=True)
-    n, s = statistics.median(naive), statistics.median(suite)
-    return {"steps_per_round": steps, "naive_ms_per_step": n * 1e3, "suite_ms_per_step": s * 1e3, "ratio": n / s}
+        suite.append(time_suite_epoch(session, r, device))
+        line = f"  round {r}: naive {naive[-1] * 1e3:.2f} ms/step, suite fp32 {suite[-1] * 1e3:.2f}"
+        if bf16_session is not None:
+            suite_bf16.append(time_suite_epoch(bf16_session, r, device))
+            line += f", suite bf16 autocast {suite_bf16[-1] * 1e3:.2f}"
+        gflops.append(sgemm_gflops(device))
+        print(f"{line} ms/step; sgemm {gflops[-1]:.1f} GFLOP/s", flush=True)
+    n, s, g = statistics.median(naive), statistics.median(suite), statistics.median(gflops)
+    floor = flops / (g * 1e9)
+    out = {
+        "steps_per_round": steps,
+        "naive_ms_per_step": n * 1e3,
+        "suite_ms_per_step": s * 1e3,
+        "ratio": n / s,
+        "step_gflop": flops / 1e9,
+        "sgemm_gflops": g,
+        "sgemm_gflops_rounds": gflops,
+        "floor_ms_per_step": floor * 1e3,
+        "suite_over_floor": s / floor,
+    }
+    if suite_bf16:
+        b = statistics.median(suite_bf16)
+        out |= {"suite_bf16_ms_per_step": b * 1e3, "ratio_bf16": n / b, "bf16_speedup_over_fp32": s / b}
+    return out
 
 
 def check_fast_paths(data: str, device: torch.device) -> dict:
@@ -173,15 +234,22 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args()
     device = resolve_device(args.device)
+    keep_freed_memory()  # as the suite's runs do; the naive port, in this process too, gains from it as well
     report: dict = {"machine": machine(device), "device": str(device)}
     print(f"{report['machine']}\nepochs of 235 steps, batch 256, naive port and suite alternating:")
     report["epochs"] = e = time_epochs(args.data, device, args.rounds)
-    print(
-        f"\n| way of training | ms per step | images per second |\n|---|---|---|\n"
-        f"| naive port | {e['naive_ms_per_step']:.2f} | {256e3 / e['naive_ms_per_step']:,.0f} |\n"
-        f"| suite | {e['suite_ms_per_step']:.2f} | {256e3 / e['suite_ms_per_step']:,.0f} |\n"
-        f"\nsuite / naive throughput: {e['ratio']:.2f}x (median of {args.rounds} rounds)"
-    )
+    rows = [("naive port", e["naive_ms_per_step"]), ("suite, fp32", e["suite_ms_per_step"])]
+    if "suite_bf16_ms_per_step" in e:
+        rows.append(("suite, bf16 autocast", e["suite_bf16_ms_per_step"]))
+    rows.append((f"floor: {e['step_gflop']:.2f} GFLOP at the sgemm's {e['sgemm_gflops']:.1f} GFLOP/s", None))
+    print("\n| way of training | ms per step | images per second |\n|---|---|---|")
+    for name, ms in rows:
+        ms = e["floor_ms_per_step"] if ms is None else ms
+        print(f"| {name} | {ms:.2f} | {256e3 / ms:,.0f} |")
+    print(f"\nsuite fp32 / naive throughput: {e['ratio']:.2f}x (median of {args.rounds} rounds)")
+    if "ratio_bf16" in e:
+        print(f"suite bf16 / naive throughput: {e['ratio_bf16']:.2f}x; bf16 / fp32: {e['bf16_speedup_over_fp32']:.2f}x")
+    print(f"suite fp32 step / its floor: {e['suite_over_floor']:.2f}x")
     if device.type == "cuda":
         report["fast_paths"] = check = check_fast_paths(args.data, device)
         worst = check["max_abs_accuracy_difference_vs_eager"]

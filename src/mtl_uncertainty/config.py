@@ -120,11 +120,14 @@ class LoggerConfig:
 
 @dataclass
 class SpeedConfig:
-    """How fast, not what: these change results by float rounding at most."""
+    """How fast, not what: these change results by float rounding at most (precision excepted, see its field)."""
 
     channels_last: bool | None = None  # NHWC memory layout; null: on for CPU (faster there), off for CUDA
     cuda_graph: bool = True  # replay each training step as a CUDA graph (CUDA only)
     cudnn_benchmark: bool = True  # let cuDNN time its convolution algorithms once (CUDA only; before graph capture)
+    precision: str = "fp32"  # fp32 | bf16: autocast to bfloat16 (CPUs with AVX512-BF16 or AMX, GPUs with bf16) |
+    # tf32: TF32 matmuls and convolutions (NVIDIA GPUs from Ampere on). Unlike the rest of speed it changes the
+    # numbers beyond float rounding, so it is part of the run's identity (hashed unless fp32) and the report's cells
     threads: int | None = None  # PyTorch CPU threads of a run; null: the cores other work leaves free (runnable
     # threads now), shared by the runs a launcher runs at once (joblib's n_jobs), at least 1; logged when chosen
 
@@ -198,6 +201,9 @@ _NOT_HASHED = ("data.root", "data.download", "data.verify", "speed", "logger", "
 computed; left out of the hash, so a run can resume with other such settings. Which files the
 data are and which code computes them are parts of a run's identity of their own (data.data_identity,
 code_version.NUMBERS_VERSION)."""
+HASHED_WITHIN = {"speed": ("precision",)}
+"""Entries of an unhashed section that are hashed all the same: the arithmetic a run computes in."""
+PRECISIONS = ("fp32", "bf16", "tf32")
 
 
 class ConfigError(InputError):
@@ -258,6 +264,10 @@ def _problems(cfg: DictConfig) -> list[str]:
         (
             cfg.record.trajectory_every >= 1,
             f"record.trajectory_every={cfg.record.trajectory_every} is below 1; record every N ≥ 1 steps",
+        ),
+        (
+            cfg.speed.precision in PRECISIONS,
+            f"speed.precision={cfg.speed.precision} is not a precision; use {', '.join(PRECISIONS)}",
         ),
         (
             cfg.speed.threads is None or cfg.speed.threads >= 1,
@@ -337,13 +347,17 @@ def to_plain(cfg: DictConfig) -> dict[str, Any]:
 def hashed_config(cfg: DictConfig) -> dict[str, Any]:
     """Everything in `cfg` that changes what a run computes (its hyperparameters), as plain data."""
     plain = to_plain(cfg)
+    kept = {head: {k: plain[head][k] for k in keys if k in plain.get(head, {})} for head, keys in HASHED_WITHIN.items()}
     for key in _NOT_HASHED:
         head, _, tail = key.partition(".")
         (plain[head] if tail else plain).pop(tail or head, None)
+    plain.update({head: values for head, values in kept.items() if values})
     for key, before in ADDED_CONFIG_KEYS.items():
         head, _, tail = key.partition(".")
         if plain.get(head, {}).get(tail) == before:
             del plain[head][tail]
+            if head in HASHED_WITHIN and not plain[head]:  # a section hashed only for this key: as before it
+                del plain[head]
     return plain
 
 

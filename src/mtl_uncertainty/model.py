@@ -51,7 +51,9 @@ TASK_MODULES: dict[str, str] = {"cls3": "head3", "cls10": "head10", "recon": "de
 
 def classifier(num_classes: int, features: int = 32, hidden: int = 32) -> nn.Sequential:
     """Flatten → Dense(32) → ReLU → Dense(classes); the softmax lives in the loss."""
-    return nn.Sequential(nn.Flatten(), nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(features, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, num_classes)
+    )
 
 
 class MultiTaskNet(nn.Module):
@@ -61,31 +63,34 @@ class MultiTaskNet(nn.Module):
         super().__init__()
         # The source applies ReLU, then max-pooling. Pooling first computes the same function (ReLU
         # is monotone, so both orders pick the same maximum and pass gradient to the same pixel)
-        # with a quarter of the ReLU work.
+        # with a quarter of the ReLU work. Every ReLU works in place: no layer before one needs its own
+        # output for its gradient (convolutions and dense layers keep their input, pooling its indices),
+        # and ReLU's gradient reads the result, so the numbers are the same and a copy of each
+        # activation is neither allocated nor written.
         self.encoder = nn.Sequential(
             Conv2dSame(1, 16, 3),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             Conv2dSame(16, 16, 3),
             nn.MaxPool2d(2, 2),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             Conv2dSame(16, 16, 2),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             Conv2dSame(16, 8, 2),
             nn.MaxPool2d(2, 2),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             Conv2dSame(8, 8, 2, stride=2),
             nn.MaxPool2d(2, 2),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
         )
         self.head3 = classifier(3)
         self.head10 = classifier(10)
         self.decoder = nn.Sequential(
             nn.ConvTranspose2d(8, 8, 3, stride=3),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             ConvTranspose2dSame(8, 4, 3, stride=2),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.ConvTranspose2d(4, 2, 3, stride=1),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.ConvTranspose2d(2, 1, 2, stride=2),
             nn.Tanh(),
         )

@@ -24,7 +24,7 @@ from .data.splits import Data, load_data
 from .runs.loop import SingleRun, train_sessions
 from .runs.resume import RunIdentity, prepare
 from .runs.session import Session, open_session
-from .training.devices import cpu_threads, resolve_device
+from .training.devices import check_precision, cpu_threads, keep_freed_memory, resolve_device
 from .training.stacked import StackedTrainer, can_stack, stack_key
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ def run_many(
     written ends as that OSError; neither stops the other jobs.
     """
     t_start = time.perf_counter()
+    keep_freed_memory()
     if cfgs:
         torch.set_num_threads(cpu_threads(cfgs[0].speed.threads, parallel_runs))
     outcomes: list[Any] = [None] * len(cfgs)
@@ -117,6 +118,7 @@ def _open(
     index: int, cfg: DictConfig, out: Path, identity: RunIdentity, cache: dict[tuple, Data], t_start: float, label: str
 ) -> _Opened:
     device = resolve_device(cfg.device)
+    check_precision(cfg.speed.precision, device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = bool(cfg.speed.cudnn_benchmark)
     key = data_key(cfg, identity, device)

@@ -38,6 +38,9 @@ NOT_AXES = (
 averaged over; the coarse classes follow from dataset.name; the rest do not change what is computed (the
 report's declared question, `report.`, is the study's, not a run's; `resume.` says what a run does with a
 checkpoint); `fixed_end`'s weights differ per seed by design, and its `source` tells its cells apart."""
+PRECISION = "config.speed.precision"
+"""The one `speed.` key that defines cells: runs in bf16 or tf32 compute other numbers than fp32 runs, and are never
+pooled with them (runs made before the key existed read as fp32)."""
 
 METHOD = "config.weighting.name"
 DATASET = "config.dataset.name"
@@ -56,7 +59,7 @@ SEED_METRICS = (
 
 
 def _not_axis(col: str) -> bool:
-    return any(col.startswith(k) if k.endswith(".") else col == k for k in NOT_AXES)
+    return col != PRECISION and any(col.startswith(k) if k.endswith(".") else col == k for k in NOT_AXES)
 
 
 def find_axes(df: pd.DataFrame) -> list[str]:

@@ -13,7 +13,7 @@ from ..data.splits import data_identity
 from ..errors import InputError
 from ..runs.folder import writable_target
 from ..runs.resume import check_fits, refused_resumption
-from ..training.devices import resolve_device
+from ..training.devices import precision_problem, resolve_device
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
@@ -32,7 +32,8 @@ def check_jobs(cfgs: Sequence[DictConfig], labels: Sequence[str], out_dir: Path)
     for cfg, label in zip(cfgs, labels):
         try:
             validate(cfg)
-            resolve_device(cfg.device)
+            if (problem := precision_problem(cfg.speed.precision, resolve_device(cfg.device))) is not None:
+                raise ConfigError(problem)
         except ConfigError as e:
             problems.setdefault(str(e), []).append(label or "(no overrides)")
     if problems:

@@ -329,6 +329,7 @@ def _open(
     capturable = uses_cuda_graphs(cfg, device, weighting.graphable)
     optimizer = make_optimizer(model, weighting, cfg.train.lr, cfg.train.adam_eps, capturable)
     trainer = Trainer(model, weighting, optimizer, train, cfg.train.batch_size, cfg.recon, cfg.seed, layout)
+    trainer.precision = cfg.speed.precision
     trainer.poison_step, trainer.error_step = faults.step_fault("nan", cfg.seed), faults.step_fault("error", cfg.seed)
     record = RunRecord(
         active=active,

@@ -17,7 +17,7 @@ from .json_shape import shape_problems as _shape_of
 
 RESULT_FILE = "result.json"
 SCHEMA_VERSION = 2
-ADDED_CONFIG_KEYS: dict[str, Any] = {"model.output_bias": "zero"}
+ADDED_CONFIG_KEYS: dict[str, Any] = {"model.output_bias": "zero", "speed.precision": "fp32"}
 """Config keys added after runs were made, each with the value every run made before it computed with.
 A run's config hash leaves such a key out while it holds that value, so the runs made before the key
 existed keep their identity (and are not trained again), and the report reads a run that lacks the key

@@ -36,8 +36,9 @@ PER_RUN_KEYS = ("seed", "sigma_init", "model")
 
 
 def can_stack(cfg: DictConfig) -> bool:
-    """Whether the run's weighting method can train inside a stack."""
-    return WEIGHTINGS[cfg.weighting.name].stackable
+    """Whether the run can train inside a stack: its weighting method can, and it computes in fp32 or tf32 (a
+    stack's step has no autocast, so bf16 runs train alone)."""
+    return WEIGHTINGS[cfg.weighting.name].stackable and cfg.speed.precision != "bf16"
 
 
 def stack_key(cfg: DictConfig, epoch: int) -> str:
@@ -180,7 +181,7 @@ class StackedTrainer:
         out = functional_call(self.model, (params, buffers), (x,), {"reconstruct": self.reconstruct})
         return task_losses(out, x, y3, y10), correct_counts(out, y3, y10)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def evaluate(self, split: Split, batch_size: int) -> list[dict[str, float | None]]:
         """Each run's mean task losses and accuracies over a whole split."""
         sums = torch.zeros(self.size, len(TASKS) + 2, device=split.images.device)

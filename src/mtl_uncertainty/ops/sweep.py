@@ -1,8 +1,8 @@
 """How a sweep ended: the status of each of its jobs, told once per run, and the summary line.
 
-Each run is counted once by its identity (config hash and data hash): a copy of a job folder
-inside the sweep is named and not counted, and so is any folder that is not one of the sweep's
-jobs. The same summary ends every sweep, whatever launcher ran it.
+Each training is counted once by its identity (storage.result_schema.training_identity, as the
+report counts it): a copy of a job folder inside the sweep is named and not counted, and so is any
+folder that is not one of the sweep's jobs. The same summary ends every sweep, whatever launcher ran it.
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def summarize(
     others = [f for f in found if f not in set(jobs)]
     for folder in sorted(jobs, key=lambda f: not at_home(f, results.get(f))) + others:
         result = results.get(folder) if folder in results else _read(folder)
-        identity = (result or {}).get("config_hash"), ((result or {}).get("data") or {}).get("hash")
+        identity = result_schema.training_identity(result) if result is not None else None
         if result is not None and identity in owner:
             summary.not_counted[folder] = f"a copy of {summary.name(owner[identity])} (same run), counted once"
             continue

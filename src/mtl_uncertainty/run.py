@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 from . import faults
 from .data.splits import Data, load_data
 from .runs.loop import SingleRun, train_sessions
-from .runs.resume import RunIdentity, prepare
+from .runs.resume import RunIdentity, identity_of, prepare, read_back
 from .runs.session import Session, open_session
 from .training.devices import cpu_threads, resolve_device
 from .training.stacked import StackedTrainer, can_stack, stack_key
@@ -41,6 +41,11 @@ def run(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
     if isinstance(outcome, BaseException):
         raise outcome
     return outcome
+
+
+def finished_result_of(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any] | None:
+    """The run's finished result in `out_dir` (whole, of the same run), read without writing; None: it must train."""
+    return read_back(Path(out_dir), cfg, identity_of(cfg))
 
 
 def stack_units(cfgs: Sequence[DictConfig], max_stack: int = 64, stack: bool = True) -> list[list[int]]:

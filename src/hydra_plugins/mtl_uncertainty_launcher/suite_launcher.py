@@ -104,14 +104,9 @@ class SuiteLauncher(Launcher):
         return failed
 
     def _failed(self, cfg: DictConfig, error: BaseException) -> JobReturn:
-        from mtl_uncertainty.ops.jobs import note_failure, tunes
+        from mtl_uncertainty.ops.jobs import tunes
 
-        out_dir = Path(str(cfg.hydra.sweep.dir)) / str(OmegaConf.select(cfg, "hydra.sweep.subdir"))
-        log.error("%s could not start: %s: %s", out_dir, type(error).__name__, error)
-        note_failure(out_dir, error)
-        if tunes(self.config.hydra):
-            return self._job_return(cfg, cfg, float("nan"))
-        return self._job_return(cfg, cfg, {"status": "failed", "job_dir": str(out_dir), "error": str(error)})
+        return failed_job_return(cfg, error, tunes(self.config.hydra))
 
     @staticmethod
     def _job_return(cfg: DictConfig, task: DictConfig, value: object) -> JobReturn:
@@ -125,3 +120,15 @@ class SuiteLauncher(Launcher):
         ret.status = JobStatus.COMPLETED  # failures are recorded in the job's folder, and summarised at the end
         ret.return_value = value
         return ret
+
+
+def failed_job_return(cfg: DictConfig, error: BaseException, search: bool) -> JobReturn:
+    """The JobReturn of a job Hydra could not start (its config could not be saved), logged and recorded."""
+    from mtl_uncertainty.ops.jobs import note_failure
+
+    out_dir = Path(str(cfg.hydra.sweep.dir)) / str(OmegaConf.select(cfg, "hydra.sweep.subdir"))
+    log.error("%s could not start: %s: %s", out_dir, type(error).__name__, error)
+    note_failure(out_dir, error)
+    if search:
+        return SuiteLauncher._job_return(cfg, cfg, float("nan"))
+    return SuiteLauncher._job_return(cfg, cfg, {"status": "failed", "job_dir": str(out_dir), "error": str(error)})

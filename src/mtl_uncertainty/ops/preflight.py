@@ -47,6 +47,12 @@ def check_jobs(cfgs: Sequence[DictConfig], labels: Sequence[str], out_dir: Path,
     writable_target(out_dir)
 
 
+def runs_here(config: DictConfig) -> bool:
+    """Whether the sweep's jobs run on this host, so that this host's devices are theirs (not on a cluster's nodes,
+    whose devices each job checks where it runs)."""
+    return not str(OmegaConf.select(config, "hydra.launcher._target_") or "").endswith("SlurmLauncher")
+
+
 def check_resumable(cfgs: Sequence[DictConfig], folders: Sequence[Path]) -> None:
     """Raise InputError if a job's checkpoint would be refused (written by other source code; `resume.other_source`)."""
     refused = [(folder, why) for cfg, folder in zip(cfgs, folders) if (why := refused_resumption(cfg, folder))]

@@ -7,14 +7,14 @@ folder that is not one of the sweep's jobs. The same summary ends every sweep, w
 
 from __future__ import annotations
 
-import fcntl
 import os
 import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..runs.folder import LOCK_FILE
+from ..errors import InputError
+from ..runs.folder import LOCK_FILE, try_lock
 from ..storage import result_schema
 from ..storage.reading import UnreadableFile, read_json
 from ..storage.result_schema import RESULT_FILE
@@ -125,12 +125,11 @@ def _locked(folder: Path) -> bool:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return False
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
+        return not try_lock(fd, folder / LOCK_FILE, exclusive=False)
+    except InputError:  # a filesystem that cannot lock: nobody holds a lock there
+        return False
     finally:
         os.close(fd)
-    return False
 
 
 def _status(folder: Path, result: dict | None) -> str:

@@ -194,7 +194,7 @@ def test_the_slurm_config_makes_a_valid_sbatch_script_for_one_gpu(tmp_path: Path
         **{
             k if k in base else f"slurm_{k}": v
             for k, v in params.items()
-            if k not in ("_target_", "submitit_folder", "max_num_timeout")
+            if k not in ("_target_", "submitit_folder", "max_num_timeout", "stack", "max_stack")
         }
     )
     script = executor._executor._make_submission_file_text("python src/train.py", "uid")

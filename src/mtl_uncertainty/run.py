@@ -19,32 +19,14 @@ import torch
 from omegaconf import DictConfig
 
 from . import faults
-from .config import ConfigError
 from .data.splits import Data, load_data
 from .runs.loop import SingleRun, train_sessions
-from .runs.resume import RunIdentity, prepare
+from .runs.resume import RunIdentity, identity_of, prepare, read_back
 from .runs.session import Session, open_session
 from .training.devices import check_precision, cpu_threads, keep_freed_memory, resolve_device
 from .training.stacked import StackedTrainer, can_stack, stack_key
 
 log = logging.getLogger(__name__)
-
-
-def checked_data(cfg: DictConfig, device: torch.device) -> Data:
-    """The run's data on `device`; the batch and the validation split must fit in the training set."""
-    data = load_data(cfg, device)
-    n_train = len(data.train) + (len(data.val) if data.val is not None else 0)
-    if cfg.data.val_size >= n_train:
-        raise ConfigError(
-            f"data.val_size={cfg.data.val_size} leaves no training images of the {n_train} under {cfg.data.root}; "
-            f"use a validation split smaller than {n_train}."
-        )
-    if cfg.train.batch_size > len(data.train):
-        raise ConfigError(
-            f"train.batch_size={cfg.train.batch_size} is larger than the {len(data.train)} training images "
-            f"under {cfg.data.root}; use a batch size of at most {len(data.train)}."
-        )
-    return data
 
 
 def data_key(cfg: DictConfig, identity: RunIdentity, device: torch.device) -> tuple:
@@ -59,6 +41,23 @@ def run(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
     if isinstance(outcome, BaseException):
         raise outcome
     return outcome
+
+
+def finished_result_of(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any] | None:
+    """The run's finished result in `out_dir` (whole, of the same run), read without writing; None: it must train."""
+    return read_back(Path(out_dir), cfg, identity_of(cfg))
+
+
+def stack_units(cfgs: Sequence[DictConfig], max_stack: int = 64, stack: bool = True) -> list[list[int]]:
+    """The jobs (by index) that can train as one stack, in order: one unit of work each, at most `max_stack` jobs.
+
+    Runs stack when their configs differ only in per-run entries (training.stacked.stack_key); runs
+    resumed from different epochs are trained apart inside their unit by `run_many`.
+    """
+    groups: dict[str, list[int]] = {}
+    for i, cfg in enumerate(cfgs):
+        groups.setdefault(stack_key(cfg, 0) if stack and can_stack(cfg) else f"alone-{i}", []).append(i)
+    return [group[start : start + max_stack] for group in groups.values() for start in range(0, len(group), max_stack)]
 
 
 class _Opened:
@@ -123,7 +122,7 @@ def _open(
         torch.backends.cudnn.benchmark = bool(cfg.speed.cudnn_benchmark)
     key = data_key(cfg, identity, device)
     if key not in cache:
-        cache[key] = checked_data(cfg, device)
+        cache[key] = load_data(cfg, device)  # prepare checked that the split and batch fit
     session = open_session(cfg, out, identity, cache[key], device, t_start)
     session.label = label
     return _Opened(index, session, cache[key])

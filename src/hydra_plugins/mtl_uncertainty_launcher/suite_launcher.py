@@ -3,18 +3,19 @@
 Checks every job of a batch before any runs (config values, data, output folder), then runs the
 jobs: one after another (the reference path, and the fast one on a CPU), or, with a GPU, the
 jobs that can share one stacked network together (`stack: auto`; see mtl_uncertainty.training.stacked).
-Either way each job gets its own folder, `.hydra/` record and result.json. A job that fails, even
+Either way each unit of work (a stack of 1..max_stack jobs) enters training through the same door as
+every other launcher's jobs: Hydra's run_job for each job (its folder, `.hydra/` record, log and job
+callbacks), then train.main (see mtl_uncertainty.ops.jobs.Stack). A job that fails, even
 while Hydra saves its config (a full disk), is logged with its folder and recorded as failed; the
 other jobs go on, and the sweep's end-of-run callbacks summarise and report every job.
 """
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hydra.core import utils as hydra_utils
 from hydra.core.config_store import ConfigStore
 from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, run_job, setup_globals
 from hydra.plugins.launcher import Launcher
@@ -47,7 +48,9 @@ class SuiteLauncher(Launcher):
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        from mtl_uncertainty.ops.jobs import Stack, assembling
         from mtl_uncertainty.ops.preflight import check_jobs, task_config
+        from mtl_uncertainty.run import stack_units
         from mtl_uncertainty.training.devices import resolve_device
 
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
@@ -62,41 +65,48 @@ class SuiteLauncher(Launcher):
             configs.append(cfg)
         labels = [" ".join(filter_overrides(o)) for o in job_overrides]
         tasks = [task_config(c) for c in configs]
-        check_jobs(tasks, labels, sweep_dir)
+        check_jobs(tasks, labels, sweep_dir)  # jobs the preflight checked are not checked again (runs.resume.check_job)
 
         on_gpu = any(resolve_device(t.device).type == "cuda" for t in tasks)
-        if self.stack == "on" or (self.stack == "auto" and on_gpu):
-            return self._launch_stacked(configs, tasks)
-        return self._launch_one_by_one(configs, labels)
-
-    def _launch_one_by_one(self, configs: list[DictConfig], labels: list[str]) -> list[JobReturn]:
-        log.info(f"Launching {len(configs)} jobs locally")
-        runs = []
-        for cfg, label in zip(configs, labels):
-            log.info(f"\t#{cfg.hydra.job.num} : {label}")
-            try:
-                ret = run_job(
-                    hydra_context=self.hydra_context,
-                    task_function=self.task_function,
-                    config=cfg,
-                    job_dir_key="hydra.sweep.dir",
-                    job_subdir_key="hydra.sweep.subdir",
-                )
-            except OSError as e:  # Hydra could not save the job's config (a full disk): record it, go on
-                ret = self._failed(cfg, e)
-            runs.append(ret)
+        units = stack_units(tasks, self.max_stack, stack=self.stack == "on" or (self.stack == "auto" and on_gpu))
+        if len(units) < len(configs):
+            log.info(f"Launching {len(configs)} jobs as {len(units)} stacks (at most {self.max_stack} runs in one)")
+        else:
+            log.info(f"Launching {len(configs)} jobs locally")
+        returns: dict[int, JobReturn] = {}
+        for unit in units:
+            for i in unit:
+                log.info(f"\t#{configs[i].hydra.job.num} : {labels[i]}")
+            stack = Stack([configs[i] for i in unit], self._enter(returns), self._record_failure(returns))
+            with assembling(stack):
+                stack.enter_next()
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        return runs
+        return [returns[int(c.hydra.job.num)] for c in configs]
+
+    def _enter(self, returns: dict[int, JobReturn]) -> Callable[[DictConfig], None]:
+        """Hydra's own run_job for one job: its folder, .hydra record, log, job callbacks, then train.main."""
+
+        def enter(cfg: DictConfig) -> None:
+            returns[int(cfg.hydra.job.num)] = run_job(
+                hydra_context=self.hydra_context,
+                task_function=self.task_function,
+                config=cfg,
+                job_dir_key="hydra.sweep.dir",
+                job_subdir_key="hydra.sweep.subdir",
+            )
+
+        return enter
+
+    def _record_failure(self, returns: dict[int, JobReturn]) -> Callable[[DictConfig, BaseException], None]:
+        def failed(cfg: DictConfig, error: BaseException) -> None:
+            returns[int(cfg.hydra.job.num)] = self._failed(cfg, error)
+
+        return failed
 
     def _failed(self, cfg: DictConfig, error: BaseException) -> JobReturn:
-        from mtl_uncertainty.ops.jobs import note_failure, tunes
+        from mtl_uncertainty.ops.jobs import tunes
 
-        out_dir = Path(str(cfg.hydra.sweep.dir)) / str(OmegaConf.select(cfg, "hydra.sweep.subdir"))
-        log.error("%s could not start: %s: %s", out_dir, type(error).__name__, error)
-        note_failure(out_dir, error)
-        if tunes(self.config.hydra):
-            return self._job_return(cfg, cfg, float("nan"))
-        return self._job_return(cfg, cfg, {"status": "failed", "job_dir": str(out_dir), "error": str(error)})
+        return failed_job_return(cfg, error, tunes(self.config.hydra))
 
     @staticmethod
     def _job_return(cfg: DictConfig, task: DictConfig, value: object) -> JobReturn:
@@ -111,52 +121,14 @@ class SuiteLauncher(Launcher):
         ret.return_value = value
         return ret
 
-    def _launch_stacked(self, configs: list[DictConfig], tasks: list[DictConfig]) -> list[JobReturn]:
-        """Train the jobs together where they stack; record each job as Hydra's run_job would."""
-        from mtl_uncertainty.ops.jobs import job_value, note_failure, tunes
-        from mtl_uncertainty.run import run_many
 
-        log.info(f"Launching {len(configs)} jobs, stacking those that share a shape (at most {self.max_stack})")
-        out_dirs, names, startable = [], [], []
-        for cfg, task in zip(configs, tasks):
-            names.append(str(OmegaConf.select(cfg, "hydra.sweep.subdir")))
-            out_dir = Path(str(cfg.hydra.sweep.dir)) / names[-1]
-            with open_dict(cfg):
-                cfg.hydra.runtime.output_dir = str(out_dir.resolve())
-            with open_dict(task):
-                task.data.root = str(Path(task.data.root).resolve())
-            try:
-                if cfg.hydra.output_subdir is not None:
-                    record = out_dir / str(cfg.hydra.output_subdir)
-                    hydra_utils._save_config(task, "config.yaml", record)
-                    hydra_utils._save_config(cfg, "hydra.yaml", record)
-                    hydra_utils._save_config(cfg.hydra.overrides.task, "overrides.yaml", record)
-                startable.append(True)
-            except OSError as e:
-                log.error("%s could not start: %s: %s", out_dir, type(e).__name__, e)
-                note_failure(out_dir, e)
-                startable.append(False)
-            out_dirs.append(out_dir)
-        chosen = [i for i, ok in enumerate(startable) if ok]
-        outcomes = dict(
-            zip(
-                chosen,
-                run_many(
-                    [tasks[i] for i in chosen],
-                    [out_dirs[i] for i in chosen],
-                    self.max_stack,
-                    [names[i] for i in chosen],
-                ),
-            )
-        )
-        runs = []
-        for i, (cfg, task) in enumerate(zip(configs, tasks)):
-            search = tunes(self.config.hydra)
-            if i in outcomes:
-                value = job_value(task, out_dirs[i], outcomes[i], search)
-            elif search:
-                value = float("nan")
-            else:
-                value = {"status": "failed", "job_dir": str(out_dirs[i]), "error": "its config could not be saved"}
-            runs.append(self._job_return(cfg, task, value))
-        return runs
+def failed_job_return(cfg: DictConfig, error: BaseException, search: bool) -> JobReturn:
+    """The JobReturn of a job Hydra could not start (its config could not be saved), logged and recorded."""
+    from mtl_uncertainty.ops.jobs import note_failure
+
+    out_dir = Path(str(cfg.hydra.sweep.dir)) / str(OmegaConf.select(cfg, "hydra.sweep.subdir"))
+    log.error("%s could not start: %s: %s", out_dir, type(error).__name__, error)
+    note_failure(out_dir, error)
+    if search:
+        return SuiteLauncher._job_return(cfg, cfg, float("nan"))
+    return SuiteLauncher._job_return(cfg, cfg, {"status": "failed", "job_dir": str(out_dir), "error": str(error)})

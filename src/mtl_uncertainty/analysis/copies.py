@@ -1,8 +1,9 @@
 """Counting each run once: a copied job folder holds the same run as its original.
 
-A run's identity is what it computed (`config_hash`, `data.hash`) and the record of that one
-training (`job_dir`, the folder it was written in, and its start and finish times). The config
-and data hashes alone are not enough: the same config trained again, e.g. by a CPU sweep and a GPU
+A training's identity is its run's (`config_hash`, `data.hash`, the numbers version) and the record
+of that one training (`job_dir`, the folder it was written in, and its start and finish times), as
+storage.result_schema.training_identity defines it for the runner's, the summary's and the report's
+use alike. The config and data hashes alone are not enough: the same config trained again, e.g. by a CPU sweep and a GPU
 sweep with `device=auto`, has the same hashes and is a second run of that seed, not a copy.
 """
 
@@ -12,19 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..storage.result_schema import training_identity
 from .runs import Excluded, Run
 
 
 def identity(result: dict[str, Any]) -> tuple[Any, ...]:
-    """What is the same in a run's result.json and every copy of it, and differs between two trainings."""
-    data = result.get("data") if isinstance(result.get("data"), dict) else {}
-    return (
-        result.get("config_hash"),
-        data.get("hash"),
-        result.get("job_dir"),
-        result.get("started_at"),
-        result.get("finished_at"),
-    )
+    """What is the same in a run's result.json and every copy of it (storage.result_schema.training_identity)."""
+    return training_identity(result)
 
 
 def _is_original(run: Run) -> bool:

@@ -29,6 +29,7 @@ from .preflight import (
     check_resumable,
     compose_jobs,
     empty_sweep,
+    runs_here,
     shared_folders,
     sweep_job_overrides,
     task_config,
@@ -99,7 +100,7 @@ class Preflight(Callback):
             task = task_config(config)
             if tunes(config.hydra):
                 check_search(config, task)
-            check_jobs([task], [""], sweep_dir)
+            check_jobs([task], [""], sweep_dir, device=runs_here(config))
             return
         if not jobs:
             raise empty_sweep(config)
@@ -107,7 +108,7 @@ class Preflight(Callback):
         folders = [Path(str(c.hydra.sweep.dir)) / str(c.hydra.sweep.subdir) for c in composed]
         shared_folders(jobs, folders)
         tasks = [task_config(c) for c in composed]
-        check_jobs(tasks, _job_labels(jobs), sweep_dir)
+        check_jobs(tasks, _job_labels(jobs), sweep_dir, device=runs_here(config))
         check_resumable(tasks, folders)
         writable_target(sweep_dir)
         EXPECTED_JOBS[str(sweep_dir)] = folders

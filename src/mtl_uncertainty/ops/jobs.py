@@ -8,6 +8,8 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -97,5 +99,104 @@ def run_job(cfg: DictConfig, out_dir: Path, search: bool = False, parallel_runs:
     from ..run import run_many
 
     end_with_launcher()
-    (outcome,) = run_many([cfg], [out_dir], stack=False, parallel_runs=parallel_runs)
+    if _assembling is not None and _assembling.expects(out_dir):
+        outcome = _assembling.join(cfg, out_dir, parallel_runs)
+    else:
+        (outcome,) = run_many([cfg], [out_dir], stack=False, parallel_runs=parallel_runs)
     return job_value(cfg, out_dir, outcome, search)
+
+
+class Stack:
+    """The jobs of one unit of work, trained as one stack, each entered through Hydra's own `run_job`.
+
+    `enter(cfg)` is the launcher's call of Hydra's run_job for one job (its .hydra record, its job
+    callbacks, its log, its HydraConfig). Each job's task function (train.main, then `run_job` above)
+    joins the stack and enters the next job inside it; the last one trains them all together, and
+    every job then returns its own outcome to its own run_job, ending its callbacks after the training.
+    A job Hydra cannot start (its record cannot be saved: a full disk) is `failed(cfg, error)` and skipped.
+    """
+
+    def __init__(
+        self,
+        members: list[DictConfig],
+        enter: Callable[[DictConfig], object],
+        failed: Callable[[DictConfig, BaseException], object],
+    ) -> None:
+        self.pending, self.enter, self.failed = list(members), enter, failed
+        self.names = {str(job_folder(c)): str(OmegaConf.select(c, "hydra.sweep.subdir")) for c in members}
+        self.cfgs: list[DictConfig] = []
+        self.out_dirs: list[Path] = []
+        self.logs: list[tuple[str, logging.Formatter | None]] = []
+        self.outcomes: list[dict[str, Any] | BaseException] | None = None
+
+    def expects(self, out_dir: Path) -> bool:
+        return str(Path(out_dir).resolve()) in self.names
+
+    def enter_next(self) -> None:
+        """Enter the next job that Hydra can start; it returns once the whole stack has trained."""
+        while self.pending:
+            cfg = self.pending.pop(0)
+            try:
+                self.enter(cfg)
+                return
+            except OSError as e:  # Hydra could not save the job's config (a full disk): record it, go on
+                self.failed(cfg, e)
+
+    def join(self, cfg: DictConfig, out_dir: Path, parallel_runs: int = 1) -> dict[str, Any] | BaseException:
+        """Add this job to the stack, enter the rest inside it, and return this job's outcome once it trained."""
+        index = len(self.cfgs)
+        self.cfgs.append(cfg)
+        self.out_dirs.append(Path(out_dir))
+        files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+        self.logs += [(h.baseFilename, h.formatter) for h in files]  # this job's log, as Hydra configured it
+        self.enter_next()
+        if self.outcomes is None:
+            self.outcomes = self._train(parallel_runs)
+        return self.outcomes[index]
+
+    def _train(self, parallel_runs: int) -> list[dict[str, Any] | BaseException]:
+        from ..run import run_many
+
+        labels = [self.names[str(d.resolve())] if len(self.cfgs) > 1 else "" for d in self.out_dirs]
+        with _logging_to(self.logs):  # every job's own log holds the stack's lines
+            return run_many(self.cfgs, self.out_dirs, len(self.cfgs), labels, parallel_runs=parallel_runs)
+
+
+def job_folder(cfg: DictConfig) -> Path:
+    """A sweep job's folder, from its full config (with Hydra's node)."""
+    return (Path(str(cfg.hydra.sweep.dir)) / str(OmegaConf.select(cfg, "hydra.sweep.subdir"))).resolve()
+
+
+@contextmanager
+def _logging_to(logs: list[tuple[str, logging.Formatter | None]]) -> Iterator[None]:
+    root = logging.getLogger()
+    present = {h.baseFilename for h in root.handlers if isinstance(h, logging.FileHandler)}
+    added = []
+    for filename, formatter in logs:
+        if filename in present:
+            continue
+        present.add(filename)
+        handler = logging.FileHandler(filename)
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+        added.append(handler)
+    try:
+        yield
+    finally:
+        for handler in added:
+            root.removeHandler(handler)
+            handler.close()
+
+
+_assembling: Stack | None = None
+
+
+@contextmanager
+def assembling(stack: Stack) -> Iterator[Stack]:
+    """While the launcher enters `stack`'s jobs, their task functions join it instead of training alone."""
+    global _assembling
+    outer, _assembling = _assembling, stack
+    try:
+        yield stack
+    finally:
+        _assembling = outer

@@ -8,40 +8,51 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from ..config import ConfigError, validate
-from ..data.splits import data_identity
+from ..config import ConfigError
 from ..errors import InputError
 from ..runs.folder import writable_target
-from ..runs.resume import check_fits, refused_resumption
+from ..runs.resume import check_job, refused_resumption
 from ..training.devices import precision_problem, resolve_device
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 
 def task_config(cfg: DictConfig) -> DictConfig:
-    """A job's config without Hydra's own node: what `run` receives."""
+    """A job's config without Hydra's own node, its data.root absolute: what `run` receives (train.main)."""
+    from hydra.utils import to_absolute_path
+
     task = copy.deepcopy(cfg)
     with read_write(task), open_dict(task):
         task.pop("hydra", None)
+        task.data.root = to_absolute_path(task.data.root)
     return task
 
 
-def check_jobs(cfgs: Sequence[DictConfig], labels: Sequence[str], out_dir: Path) -> None:
-    """Raise one InputError covering every problem of every job; writes nothing but fetched data."""
+def check_jobs(cfgs: Sequence[DictConfig], labels: Sequence[str], out_dir: Path, device: bool = True) -> None:
+    """Raise one InputError covering every problem of every job; writes nothing but fetched data.
+
+    Each job's own checks are `runs.resume.check_job`, which the runner then finds done (once per job);
+    `device`: check each job's device too, when the jobs run on this host (not for a cluster's launcher).
+    """
     problems: dict[str, list[str]] = {}
     for cfg, label in zip(cfgs, labels):
         try:
-            validate(cfg)
-            if (problem := precision_problem(cfg.speed.precision, resolve_device(cfg.device))) is not None:
+            check_job(cfg)
+            # where the jobs run here: their device, and the precision it must have
+            problem = precision_problem(cfg.speed.precision, resolve_device(cfg.device)) if device else None
+            if problem is not None:
                 raise ConfigError(problem)
         except ConfigError as e:
             problems.setdefault(str(e), []).append(label or "(no overrides)")
     if problems:
         raise ConfigError(" ".join(_in_jobs(msg, jobs, len(cfgs)) for msg, jobs in problems.items()))
-    for cfg in cfgs:
-        data_identity(cfg)  # fetches what is missing, checks every file (once per process)
-        check_fits(cfg)
     writable_target(out_dir)
+
+
+def runs_here(config: DictConfig) -> bool:
+    """Whether the sweep's jobs run on this host, so that this host's devices are theirs (not on a cluster's nodes,
+    whose devices each job checks where it runs)."""
+    return not str(OmegaConf.select(config, "hydra.launcher._target_") or "").endswith("SlurmLauncher")
 
 
 def check_resumable(cfgs: Sequence[DictConfig], folders: Sequence[Path]) -> None:

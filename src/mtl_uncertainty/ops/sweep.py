@@ -1,20 +1,20 @@
 """How a sweep ended: the status of each of its jobs, told once per run, and the summary line.
 
-Each run is counted once by its identity (config hash and data hash): a copy of a job folder
-inside the sweep is named and not counted, and so is any folder that is not one of the sweep's
-jobs. The same summary ends every sweep, whatever launcher ran it.
+Each training is counted once by its identity (storage.result_schema.training_identity, as the
+report counts it): a copy of a job folder inside the sweep is named and not counted, and so is any
+folder that is not one of the sweep's jobs. The same summary ends every sweep, whatever launcher ran it.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..runs.folder import LOCK_FILE
+from ..errors import InputError
+from ..runs.folder import LOCK_FILE, try_lock
 from ..storage import result_schema
 from ..storage.reading import UnreadableFile, read_json
 from ..storage.result_schema import RESULT_FILE
@@ -125,12 +125,11 @@ def _locked(folder: Path) -> bool:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return False
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
+        return not try_lock(fd, folder / LOCK_FILE, exclusive=False)
+    except InputError:  # a filesystem that cannot lock: nobody holds a lock there
+        return False
     finally:
         os.close(fd)
-    return False
 
 
 def _status(folder: Path, result: dict | None) -> str:
@@ -176,7 +175,7 @@ def summarize(
     others = [f for f in found if f not in set(jobs)]
     for folder in sorted(jobs, key=lambda f: not at_home(f, results.get(f))) + others:
         result = results.get(folder) if folder in results else _read(folder)
-        identity = (result or {}).get("config_hash"), ((result or {}).get("data") or {}).get("hash")
+        identity = result_schema.training_identity(result) if result is not None else None
         if result is not None and identity in owner:
             summary.not_counted[folder] = f"a copy of {summary.name(owner[identity])} (same run), counted once"
             continue

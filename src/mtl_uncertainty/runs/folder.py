@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
@@ -61,6 +62,53 @@ def remove_leftovers(out_dir: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
+_NO_LOCKS = {errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOLCK}
+"""What flock or lockf raises on a filesystem that cannot lock (errno 38, ENOSYS, on some NFS and FUSE mounts)."""
+
+
+def try_lock(fd: int, path: Path, exclusive: bool = True) -> bool:
+    """Lock the open file without waiting: True, or False if another process holds it.
+
+    flock first; where the filesystem has no flock, a POSIX record lock (fcntl.lockf, which NFS serves
+    through its lock manager); where it has neither, an InputError in one paragraph. `exclusive=False`
+    (a read-only descriptor, to probe) takes a shared record lock in the fallback, which any holder's
+    exclusive one still refuses.
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    except OSError as e:
+        if e.errno not in _NO_LOCKS:
+            raise
+    try:
+        fcntl.lockf(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        return True
+    except (BlockingIOError, PermissionError):  # EAGAIN or EACCES: another process holds it
+        return False
+    except OSError as e:
+        if e.errno not in _NO_LOCKS:
+            raise
+        raise InputError(
+            f"Cannot lock {path}: its filesystem supports neither flock nor POSIX record locks "
+            f"([Errno {e.errno}] {e.strerror}). The suite locks each job folder while it trains, so that two "
+            "processes (a rerun, a requeued cluster task) never train one run at once. Put the sweep on a "
+            "filesystem that locks (a local disk, or NFS mounted without 'nolock' with its lock manager running): "
+            "hydra.sweep.dir=DIR for a sweep, hydra.run.dir=DIR for one run. Nothing was trained in this folder."
+        ) from e
+
+
+def unlock(fd: int) -> None:
+    """Give back a lock `try_lock` took (flock, or the record lock where the filesystem has no flock)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    except OSError as e:
+        if e.errno not in _NO_LOCKS:
+            raise
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+
+
 class JobLock:
     """An exclusive lock on a job folder while one process trains it (released on exit, even on SIGKILL).
 
@@ -86,11 +134,14 @@ class JobLock:
         for _ in range(_ATTEMPTS):
             fd = self._open()
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+                locked = try_lock(fd, self.path)
+            except BaseException:
+                os.close(fd)
+                raise
+            if not locked:
                 holder = os.pread(fd, PID_WIDTH, 0).decode(errors="replace").strip() or "unknown"
                 os.close(fd)
-                raise self._locked(holder) from None
+                raise self._locked(holder)
             if _is_at(fd, self.path):
                 break
             os.close(fd)  # its holder finished and removed the file while we opened it: lock the file there now
@@ -100,7 +151,7 @@ class JobLock:
             faults.writing(self.path)
             os.pwrite(fd, f"{os.getpid():>{PID_WIDTH - 1}}\n".encode(), 0)
         except OSError:  # e.g. a full disk: give the lock back, so nobody takes this job for one in training
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            unlock(fd)
             os.close(fd)
             raise
         self._fd = fd
@@ -118,7 +169,7 @@ class JobLock:
             return
         if finished and _is_at(self._fd, self.path):
             self.path.unlink(missing_ok=True)  # removes the name, never what a link there would point to
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        unlock(self._fd)
         os.close(self._fd)
         self._fd = None
 

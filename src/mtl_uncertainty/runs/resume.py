@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from .. import code_version
 from ..config import ConfigError, config_hash, to_plain, validate
@@ -46,6 +46,11 @@ class RunIdentity:
     def numbers_version(self) -> int:
         return self.code["numbers_version"]
 
+    @property
+    def key(self) -> tuple[str, str, int]:
+        """As storage.result_schema.run_identity reads it from a result: the one definition of the same run."""
+        return self.config_hash, self.data_hash, self.numbers_version
+
     def as_dict(self) -> dict[str, Any]:
         """What a checkpoint must carry to be this run's: the hashes, the numbers version and the source."""
         return {"config_hash": self.config_hash, "data_hash": self.data_hash, "code": self.code}
@@ -68,18 +73,24 @@ def _rejection(result: Any, cfg: DictConfig, identity: RunIdentity) -> tuple[str
         return None, "records a failure"  # a failed run is trained again; its record is overwritten
     if "config_hash" not in result:
         return "invalid", "holds no result of a run"
+    if result_schema.run_identity(result) != identity.key:
+        return _other_run(result, identity)
+    if problems := result_schema.problems(result, **expected_shape(cfg)):
+        return "invalid", f"is not a whole result ({'; '.join(problems)})"
+    return None
+
+
+def _other_run(result: dict[str, Any], identity: RunIdentity) -> tuple[str, str]:
+    """Which part of the run's identity `result` differs in: (its set-aside tag, why)."""
     if result["config_hash"] != identity.config_hash:
         return f"stale-{result['config_hash']}", "is from another config"
     if (old := (result.get("data") or {}).get("hash")) != identity.data_hash:
         return f"otherdata-{old}", "was computed on other data"
-    if (version := result_schema.numbers_version(result)) != identity.numbers_version:
-        return f"numbers-{version}", (
-            f"was computed by code of numbers version {version}, and this code computes version "
-            f"{identity.numbers_version} (code_version.NUMBERS_VERSION): the run is trained again by this code"
-        )
-    if problems := result_schema.problems(result, **expected_shape(cfg)):
-        return "invalid", f"is not a whole result ({'; '.join(problems)})"
-    return None
+    version = result_schema.numbers_version(result)
+    return f"numbers-{version}", (
+        f"was computed by code of numbers version {version}, and this code computes version "
+        f"{identity.numbers_version} (code_version.NUMBERS_VERSION): the run is trained again by this code"
+    )
 
 
 def finished_result(out_dir: Path, cfg: DictConfig, identity: RunIdentity) -> dict[str, Any] | None:
@@ -137,17 +148,33 @@ def check_fits(cfg: DictConfig) -> None:
         )
 
 
+_CHECKED: set[str] = set()
+"""The configs this process has checked (check_job), as YAML: a job is checked once, wherever it enters."""
+
+
+def check_job(cfg: DictConfig) -> None:
+    """Check one job once per process: its values (config.validate), its data (fetched, verified) and that the
+    validation split and the batch fit in its training images. The sweep's preflight and the runner both ask;
+    the second asking of the same config is free."""
+    key = OmegaConf.to_yaml(cfg)
+    if key in _CHECKED:
+        return
+    validate(cfg)
+    data_identity(cfg)
+    check_fits(cfg)
+    _CHECKED.add(key)
+
+
 def prepare(cfg: DictConfig, out_dir: str | Path) -> tuple[Path, RunIdentity, dict[str, Any] | None]:
     """Check the config, the data and the folder; (folder, the run's identity, its result if already over).
 
     A finished run is read back even from a folder this process cannot write; a run that would be
     refused creates no folder.
     """
-    validate(cfg)
+    check_job(cfg)
     identity = identity_of(cfg)
     done = read_back(Path(out_dir), cfg, identity)
     if done is None:
-        check_fits(cfg)
         out_dir = prepare_output_dir(out_dir)
         done = finished_result(out_dir, cfg, identity)
     if done is not None:

@@ -145,6 +145,22 @@ def numbers_version(doc: dict[str, Any]) -> int:
     return code["numbers_version"] if isinstance(code, dict) and "numbers_version" in code else UNVERSIONED
 
 
+def run_identity(doc: dict[str, Any]) -> tuple[Any, Any, int]:
+    """What makes two results the same run: what was computed (config hash), from which files (data hash),
+    by which code (numbers version). The runner reuses a result only of the same run (runs.resume)."""
+    data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
+    return doc.get("config_hash"), data.get("hash"), numbers_version(doc)
+
+
+def training_identity(doc: dict[str, Any]) -> tuple[Any, ...]:
+    """What is the same in a result.json and every copy of it, and differs between two trainings of the same run:
+    the run's identity and the record of that one training (the folder it was written in, its start and end).
+
+    The sweep's summary (ops.sweep) and the report (analysis.copies) count each training once by it.
+    """
+    return (*run_identity(doc), doc.get("job_dir"), doc.get("started_at"), doc.get("finished_at"))
+
+
 def expected_shape(config: dict[str, Any], active: Sequence[str]) -> dict[str, Any]:
     """What a whole result of a run with `config` (plain) and active tasks `active` holds."""
     splits = ("test", "val") if (config.get("data") or {}).get("val_size") else ("test",)

@@ -55,7 +55,7 @@ _WRITE_FAULTS = {
 }
 
 
-def _full_disk_from() -> int | None:
+def _write_fault_from() -> int | None:
     """The write from which a `full_disk` or `read_only` fault makes every write fail."""
     for item in _SPEC:
         name, _, count = item.partition("@")
@@ -67,7 +67,7 @@ def _full_disk_from() -> int | None:
 def writing(path: Any) -> None:
     """Count a file write; raise ENOSPC (EROFS) once a `full_disk` (`read_only`) fault says the disk is full
     (read-only)."""
-    start = _full_disk_from()
+    start = _write_fault_from()
     if start is None:
         return
     _hits["write"] += 1
@@ -79,7 +79,7 @@ def writing(path: Any) -> None:
 
 def _install_full_disk() -> None:
     """Make Hydra's saving of each job's config hit the injected full disk too."""
-    if _full_disk_from() is None:
+    if _write_fault_from() is None:
         return
     from hydra.core import utils
 

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, filter_overrides, run_job, setup_globals
+from hydra.core.utils import JobReturn, run_job, setup_globals
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import BaseSubmititLauncher
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from .suite_launcher import SuiteLauncher, failed_job_return
+from .suite_launcher import SuiteLauncher, failed_job_return, job_configs
 
 log = logging.getLogger(__name__)
 
@@ -67,19 +67,12 @@ class _StacksLauncher(BaseSubmititLauncher):
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from mtl_uncertainty.ops.jobs import job_folder, job_value, tunes
-        from mtl_uncertainty.ops.preflight import check_jobs, task_config
+        from mtl_uncertainty.ops.preflight import check_jobs
         from mtl_uncertainty.run import finished_result_of, stack_units
 
         assert self.config is not None and self.hydra_context is not None
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
-        configs = []
-        for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
-            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
-            with open_dict(cfg):
-                cfg.hydra.job.id = cfg.hydra.job.num = idx
-            configs.append(cfg)
-        labels = [" ".join(filter_overrides(o)) for o in job_overrides]
-        tasks = [task_config(c) for c in configs]
+        configs, labels, tasks = job_configs(self.config, self.hydra_context, job_overrides, initial_job_idx)
         check_jobs(tasks, labels, sweep_dir, device=self._EXECUTOR == "local")  # a node's devices are checked there
         returns: dict[int, JobReturn] = {}
         todo = []

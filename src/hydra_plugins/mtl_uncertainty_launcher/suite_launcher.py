@@ -49,7 +49,7 @@ class SuiteLauncher(Launcher):
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from mtl_uncertainty.ops.jobs import Stack, assembling
-        from mtl_uncertainty.ops.preflight import check_jobs, task_config
+        from mtl_uncertainty.ops.preflight import check_jobs
         from mtl_uncertainty.run import stack_units
         from mtl_uncertainty.training.devices import resolve_device
 
@@ -57,14 +57,7 @@ class SuiteLauncher(Launcher):
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
-        configs = []
-        for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
-            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
-            with open_dict(cfg):
-                cfg.hydra.job.id = cfg.hydra.job.num = idx
-            configs.append(cfg)
-        labels = [" ".join(filter_overrides(o)) for o in job_overrides]
-        tasks = [task_config(c) for c in configs]
+        configs, labels, tasks = job_configs(self.config, self.hydra_context, job_overrides, initial_job_idx)
         check_jobs(tasks, labels, sweep_dir)  # jobs the preflight checked are not checked again (runs.resume.check_job)
 
         on_gpu = any(resolve_device(t.device).type == "cuda" for t in tasks)
@@ -120,6 +113,22 @@ class SuiteLauncher(Launcher):
         ret.status = JobStatus.COMPLETED  # failures are recorded in the job's folder, and summarised at the end
         ret.return_value = value
         return ret
+
+
+def job_configs(
+    config: DictConfig, hydra_context: HydraContext, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+) -> tuple[list[DictConfig], list[str], list[DictConfig]]:
+    """Each job's Hydra config (numbered from `initial_job_idx`), its label (its overrides) and its task config."""
+    from mtl_uncertainty.ops.preflight import task_config
+
+    configs = []
+    for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
+        cfg = hydra_context.config_loader.load_sweep_config(config, list(overrides))
+        with open_dict(cfg):
+            cfg.hydra.job.id = cfg.hydra.job.num = idx
+        configs.append(cfg)
+    labels = [" ".join(filter_overrides(o)) for o in job_overrides]
+    return configs, labels, [task_config(c) for c in configs]
 
 
 def failed_job_return(cfg: DictConfig, error: BaseException, search: bool) -> JobReturn:
